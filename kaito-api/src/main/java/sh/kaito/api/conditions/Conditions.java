@@ -87,8 +87,9 @@ public final class Conditions {
         new ConditionBuilder()
             .withType(type)
             .withStatus(status)
-            .withReason(reason)
-            .withMessage(message)
+            // The API server requires both (metav1.Condition); never send null.
+            .withReason(reason == null || reason.isEmpty() ? "Unknown" : reason)
+            .withMessage(message == null ? "" : message)
             .withObservedGeneration(observedGeneration)
             .withLastTransitionTime(transitionTime)
             .build();
