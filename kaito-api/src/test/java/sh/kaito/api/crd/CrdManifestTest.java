@@ -266,16 +266,7 @@ class CrdManifestTest {
    * Object keys down to leaves; stops at maps with free keys and at embedded Kubernetes objects.
    */
   static void collectPaths(JsonNode node, String path, Set<String> out) {
-    if (path.equals(".metadata")
-        || path.endsWith(".template")
-        || path.endsWith(".volumeSource")
-        || path.endsWith(".labelSelector")
-        || path.endsWith(".conditions")
-        || path.endsWith(".taints")
-        || path.endsWith(".startupTaints")
-        || path.endsWith(".requests")
-        || path.endsWith(".capacity")
-        || path.endsWith(".allocatable")) {
+    if (isOpaque(path) || path.endsWith(".template") || path.endsWith(".volumeSource")) {
       if (!path.isEmpty()) {
         out.add(path);
       }
@@ -298,15 +289,7 @@ class CrdManifestTest {
   }
 
   static void collectSchemaPaths(JSONSchemaProps schema, String path, Set<String> out) {
-    if (path.equals(".metadata")
-        || Boolean.TRUE.equals(schema.getXKubernetesPreserveUnknownFields())
-        || path.endsWith(".labelSelector")
-        || path.endsWith(".conditions")
-        || path.endsWith(".taints")
-        || path.endsWith(".startupTaints")
-        || path.endsWith(".requests")
-        || path.endsWith(".capacity")
-        || path.endsWith(".allocatable")) {
+    if (isOpaque(path) || Boolean.TRUE.equals(schema.getXKubernetesPreserveUnknownFields())) {
       out.add(path);
       return;
     }
