@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import sh.kaito.api.TestWorkspaces;
 import sh.kaito.api.karpenter.NodeClaim;
@@ -260,6 +261,20 @@ class CrdManifestTest {
     status.setLastPodEventTime("2026-01-01T00:00:00Z");
     nc.setStatus(status);
     return nc;
+  }
+
+  /** Embedded Kubernetes types and free-key maps: compared as a whole, not field by field. */
+  static boolean isOpaque(String path) {
+    return path.equals(".metadata")
+        || Stream.of(
+                ".labelSelector",
+                ".conditions",
+                ".taints",
+                ".startupTaints",
+                ".requests",
+                ".capacity",
+                ".allocatable")
+            .anyMatch(path::endsWith);
   }
 
   /**
