@@ -4,12 +4,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import sh.kaito.api.v1beta1.Workspace;
-import sh.kaito.api.validation.PresetChecks;
 import sh.kaito.api.validation.ValidationOptions;
 import sh.kaito.api.validation.ValidationResult;
 import sh.kaito.api.validation.WorkspaceValidator;
 import sh.kaito.api.yaml.KaitoYaml;
 import sh.kaito.api.yaml.WorkspaceYamlException;
+import sh.kaito.presets.sizing.CatalogPresetChecks;
 
 /**
  * Checks Workspace YAML files offline with the admission webhook's rules and prints, for each, the
@@ -21,8 +21,8 @@ import sh.kaito.api.yaml.WorkspaceYamlException;
  *   --byo     bring-your-own nodes: node auto-provisioning off
  * </pre>
  *
- * <p>Preset names and GPU sizing need the model catalog ({@code kaito-presets}); this tool checks
- * everything else.
+ * <p>Preset names and GPU sizing come from the built-in model catalog and Azure SKU table ({@code
+ * kaito-presets}), as in the operator's webhook.
  */
 public final class ValidateWorkspace {
   private ValidateWorkspace() {}
@@ -49,7 +49,7 @@ public final class ValidateWorkspace {
     WorkspaceValidator validator =
         new WorkspaceValidator(
             byo ? ValidationOptions.bringYourOwnNodes() : ValidationOptions.defaults(),
-            PresetChecks.NONE);
+            CatalogPresetChecks.azure());
     int invalid = 0;
     int unreadable = 0;
     for (Path file : files) {

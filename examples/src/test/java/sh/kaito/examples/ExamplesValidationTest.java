@@ -8,17 +8,17 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
-import sh.kaito.api.validation.PresetChecks;
 import sh.kaito.api.validation.ValidationOptions;
 import sh.kaito.api.validation.ValidationResult;
 import sh.kaito.api.validation.WorkspaceValidator;
 import sh.kaito.api.yaml.KaitoYaml;
+import sh.kaito.presets.sizing.CatalogPresetChecks;
 
 /** The examples pass the webhook's rules, except the seed's placeholder output image. */
 class ExamplesValidationTest {
   static final Path SEED = Path.of("fine-tuning/kaito_workspace_tuning_phi_3.yaml");
   static final WorkspaceValidator VALIDATOR =
-      new WorkspaceValidator(ValidationOptions.defaults(), PresetChecks.NONE);
+      new WorkspaceValidator(ValidationOptions.defaults(), CatalogPresetChecks.azure());
 
   static List<Path> validExamples() throws IOException {
     return ExamplesRoundTripTest.examples().stream()
