@@ -49,6 +49,7 @@ now() { date +%s.%N; }
 rate() { python3 -c "import sys; b,s=float(sys.argv[1]),float(sys.argv[2]); print(f'{b/1e6/s:.1f}')" "$1" "$2"; }
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
 
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "==> cp -r (same bytes, same disk), then sync"
 t0=$(now); cp -r "$work/model" "$work/model-copy"; sync; t1=$(now)
 cp_s=$(secs "$t0" "$t1"); rm -rf "$work/model-copy"
@@ -58,24 +59,30 @@ t0=$(now)
 cli push "$work/model" "127.0.0.1:$port/bench/model:cold" --cache "$work/cache" | tee "$work/push.txt"
 t1=$(now); push_s=$(secs "$t0" "$t1")
 
-echo "==> push again, same directory, new cache and tag (reproducible digest, blobs already there)"
+echo "==> push --uncompressed (uncompressed OCI tar layers, our own pusher)"
 t0=$(now)
-cli push "$work/model" "127.0.0.1:$port/bench/model:again" --cache "$work/cache2" --quiet | tee "$work/push2.txt"
-t1=$(now); again_s=$(secs "$t0" "$t1")
+cli push --uncompressed "$work/model" "127.0.0.1:$port/bench/raw:1" --cache "$work/cache-raw" | tee "$work/push2.txt"
+t1=$(now); raw_s=$(secs "$t0" "$t1")
 
-echo "==> pull into an empty directory, verifying digests"
+echo "==> pull (gzip image) into an empty directory, verifying digests"
 t0=$(now)
 cli pull "127.0.0.1:$port/bench/model:cold" "$work/pulled" --path /workspace/weights | tee "$work/pull.txt"
 t1=$(now); pull_s=$(secs "$t0" "$t1")
 diff -r "$work/model" "$work/pulled" && echo "pulled files are byte-identical"
 
-d1=$(sed -E 's/.*digest=([^ ]+).*/\1/' "$work/push.txt"); d2=$(sed -E 's/.*digest=([^ ]+).*/\1/' "$work/push2.txt")
+echo "==> pull (uncompressed image)"
+t0=$(now)
+cli pull "127.0.0.1:$port/bench/raw:1" "$work/pulled-raw" --path /workspace/weights | tee "$work/pull2.txt"
+t1=$(now); pull_raw_s=$(secs "$t0" "$t1")
+diff -r "$work/model" "$work/pulled-raw" && echo "pulled files are byte-identical"
+
 result=$(cat <<TXT
-bytes=$bytes ($(python3 -c "print(f'{$bytes/1e9:.2f}')") GB), cores=$(nproc)
-cp -r + sync:        ${cp_s}s  $(rate "$bytes" "$cp_s") MB/s
-push (cold cache):   ${push_s}s  $(rate "$bytes" "$push_s") MB/s  ratio to cp: $(python3 -c "print(f'{$push_s/$cp_s:.1f}')")x slower
-push (again):        ${again_s}s  same digest: $([ "$d1" = "$d2" ] && echo yes || echo NO)
-pull (verify+untar): ${pull_s}s  $(rate "$bytes" "$pull_s") MB/s
+bytes=$bytes ($(python3 -c "print(f'{$bytes/1e9:.2f}')") GB), cores=$(nproc), load average before: $load
+cp -r + sync:                 ${cp_s}s  $(rate "$bytes" "$cp_s") MB/s
+push, jib-core (gzip layers): ${push_s}s  $(rate "$bytes" "$push_s") MB/s  $(python3 -c "print(f'{$push_s/$cp_s:.1f}')")x the time of cp
+push --uncompressed:          ${raw_s}s  $(rate "$bytes" "$raw_s") MB/s  $(python3 -c "print(f'{$raw_s/$cp_s:.1f}')")x the time of cp
+pull gzip image (verify):     ${pull_s}s  $(rate "$bytes" "$pull_s") MB/s
+pull uncompressed (verify):   ${pull_raw_s}s  $(rate "$bytes" "$pull_raw_s") MB/s
 (times include JVM start, about 0.5 s each)
 TXT
 )

@@ -23,6 +23,7 @@ import sh.kaito.presets.image.ImagePuller;
 import sh.kaito.presets.image.ImageRef;
 import sh.kaito.presets.image.ModelImageLayout;
 import sh.kaito.presets.image.RegistryCredential;
+import sh.kaito.presets.image.UncompressedWeightsPusher;
 import sh.kaito.presets.image.WeightsImagePacker;
 
 /**
@@ -258,6 +259,13 @@ public final class PresetsCli implements Callable<Integer> {
 
     @CommandLine.Mixin PackOptions pack;
 
+    @Option(
+        names = "--uncompressed",
+        description =
+            "Weights only: store layers as uncompressed OCI tar layers and push them directly"
+                + " (no gzip; several times faster for incompressible weights).")
+    boolean uncompressed;
+
     @Override
     int execute() throws ImageException {
       ImageRef ref = ImageRef.parse(image);
@@ -267,6 +275,15 @@ public final class PresetsCli implements Callable<Integer> {
             pack.adapterImage(dir)
                 .push(registryFor(ref, config), ref.repository(), ref.reference());
         root.out.printf("digest=%s image=%s layers=1%n", digest, ref);
+        return 0;
+      }
+      if (uncompressed) {
+        Path work = (pack.cache != null ? pack.cache : defaultCache()).resolve("uncompressed");
+        root.out.println(
+            PackOptions.result(
+                new UncompressedWeightsPusher(
+                        registryFor(ref, config), work, this::progress, PROGRESS_INTERVAL)
+                    .push(dir, pack.preset, ref.repository(), ref.reference())));
         return 0;
       }
       Optional<RegistryCredential> credential = config.credentialFor(ref.registry());

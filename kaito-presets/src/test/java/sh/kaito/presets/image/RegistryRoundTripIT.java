@@ -70,6 +70,28 @@ class RegistryRoundTripIT {
   }
 
   @Test
+  void uncompressedWeightsRoundTripAndAreReproducible(@TempDir Path tmp) throws Exception {
+    UncompressedWeightsPusher pusher =
+        new UncompressedWeightsPusher(
+            client(), tmp.resolve("work"), Progress.NONE, Duration.ofSeconds(5));
+    WeightsImagePacker.PackResult first = pusher.push(model, "tiny-llama-random", "kaito/raw", "1");
+    WeightsImagePacker.PackResult second =
+        pusher.push(model, "tiny-llama-random", "kaito/raw", "2");
+    assertThat(second.digest()).isEqualTo(first.digest());
+    assertThat(first.layers()).isEqualTo(3);
+
+    JsonNode manifest =
+        new ObjectMapper().readTree(client().fetchManifest("kaito/raw", "1").body());
+    assertThat(manifest.path("layers").findValuesAsText("mediaType"))
+        .containsOnly(MediaTypes.OCI_LAYER_TAR);
+
+    Path target = tmp.resolve("pulled");
+    new ImagePuller(client(), Progress.NONE, Duration.ofSeconds(5))
+        .pull("kaito/raw", first.digest(), ModelImageLayout.WEIGHTS_DIR, target);
+    TestDirs.assertSameFiles(target, model);
+  }
+
+  @Test
   void packingTheSameDirectoryTwiceGivesTheSameDigest(@TempDir Path tmp) throws Exception {
     String first = push("kaito/repro:a", tmp.resolve("cache-a")).digest();
     String second = push("kaito/repro:b", tmp.resolve("cache-b")).digest();
