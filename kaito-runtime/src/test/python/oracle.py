@@ -6,7 +6,7 @@ and writes `expected.json` next to the model it saved. Tests run it; nothing her
   python oracle.py cases --out DIR --spec llama:fp32 --spec phi3:longrope --spec qwen2:fp32:lora ...
       (variants: fp32, bf16, fp16, sharded, window, longrope, llama3rope; one directory per spec)
   python oracle.py chat   --out DIR            (chat templates rendered by apply_chat_template)
-  python oracle.py bigfile --out FILE --mb 1024 (one fp32 safetensors file of that size)
+  python oracle.py smollm2 --gguf FILE --out DIR (real SmolLM2-135M-Instruct: HF dir + expected, cached)
 """
 
 import argparse
@@ -292,18 +292,46 @@ def chat(args):
         json.dump(results, f)
 
 
-def bigfile(args):
-    from safetensors.torch import save_file
+SMOLLM2_MESSAGES = [
+    {"role": "user", "content": "Write a short story about a robot who learns to paint."}
+]
 
-    n = args.mb * 1024 * 1024 // 4
-    rows = 4096
-    tensors = {}
-    per = n // 4
-    for i in range(4):
-        t = torch.empty(rows, per // rows, dtype=torch.float32)
-        t.fill_(float(i) + 0.5)
-        tensors[f"w{i}"] = t
-    save_file(tensors, args.out)
+
+def smollm2(args):
+    """Converts the GGUF (dequantized to fp32 by transformers) to a HF directory, once, and records
+    HF's prompt ids, prompt logits and 64 greedy tokens. The result is cached in --out."""
+    done = os.path.join(args.out, "expected.json")
+    if os.path.exists(done):
+        return
+    import transformers as tf
+
+    src, name = os.path.split(args.gguf)
+    tok = tf.AutoTokenizer.from_pretrained(src, gguf_file=name)
+    model = tf.AutoModelForCausalLM.from_pretrained(src, gguf_file=name, dtype=torch.float32).eval()
+    model_dir = os.path.join(args.out, "model")
+    model.save_pretrained(model_dir, safe_serialization=True)
+    tok.save_pretrained(model_dir)
+    ids = tok.apply_chat_template(SMOLLM2_MESSAGES, add_generation_prompt=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(ids).logits[0, -1].float()
+        gen = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=args.new_tokens,
+            min_new_tokens=args.new_tokens,
+        )
+    new = gen[0, ids.shape[1]:]
+    expected = {
+        "messages": SMOLLM2_MESSAGES,
+        "prompt_ids": ids[0].tolist(),
+        "last_logits": logits.tolist(),
+        "generated": new.tolist(),
+        "text": tok.decode(new, skip_special_tokens=True),
+    }
+    with open(done + ".tmp", "w") as f:
+        json.dump(expected, f)
+    os.replace(done + ".tmp", done)
 
 
 def main():
@@ -315,12 +343,13 @@ def main():
     c.add_argument("--out", required=True)
     ch = sub.add_parser("chat")
     ch.add_argument("--out", required=True)
-    b = sub.add_parser("bigfile")
-    b.add_argument("--out", required=True)
-    b.add_argument("--mb", type=int, default=1024)
+    sm = sub.add_parser("smollm2")
+    sm.add_argument("--gguf", required=True)
+    sm.add_argument("--out", required=True)
+    sm.add_argument("--new-tokens", type=int, default=64)
     args = p.parse_args()
-    os.makedirs(args.out if args.cmd != "bigfile" else os.path.dirname(args.out), exist_ok=True)
-    {"cases": cases, "chat": chat, "bigfile": bigfile}[args.cmd](args)
+    os.makedirs(args.out, exist_ok=True)
+    {"cases": cases, "chat": chat, "smollm2": smollm2}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ public final class CausalLM implements AutoCloseable {
    * are fp32 (bf16/fp16 widened; fp32 files stay memory-mapped); on a GPU they are fp16.
    */
   public static CausalLM load(Path dir, Device device) throws IOException {
+    Devices.requireAvailable(device);
     ModelConfig config = ModelConfig.load(dir);
     WeightStore weights = WeightStore.open(dir);
     DataType dataType = device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;

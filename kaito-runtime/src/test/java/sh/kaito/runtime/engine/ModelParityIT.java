@@ -1,23 +1,30 @@
 package sh.kaito.runtime.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import sh.kaito.runtime.Oracle;
+import sh.kaito.runtime.generate.FinishReason;
 import sh.kaito.runtime.generate.Generation;
 import sh.kaito.runtime.generate.Generator;
 import sh.kaito.runtime.generate.SamplingParams;
 import sh.kaito.runtime.generate.TokenListener;
 import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.lora.LoraAdapter;
+import sh.kaito.runtime.model.ModelFormatException;
 
 /**
  * Our engine against HF transformers (and peft) on the same tiny random checkpoints, saved by
@@ -96,5 +103,93 @@ class ModelParityIT {
           .as("greedy tokens for %s", spec)
           .containsExactly(Oracle.longs(expected.get("generated")));
     }
+  }
+
+  @Test
+  void streamsTokensAndStopsAtAStopStringOrMaxTokens() throws Exception {
+    Path dir = work.resolve("llama-fp32");
+    JsonNode expected = Oracle.readJson(dir.resolve("expected.json"));
+    long[] want = Oracle.longs(expected.get("generated"));
+    try (CausalLM model = CausalLM.load(dir.resolve("model"), Device.cpu())) {
+      Function<long[], String> detokenizer =
+          ids -> Arrays.stream(ids).mapToObj(id -> "t" + id + " ").collect(Collectors.joining());
+      Generator generator = new Generator(model, detokenizer);
+      List<Long> streamed = new ArrayList<>();
+      SamplingParams stopAtFourth =
+          SamplingParams.builder()
+              .maxNewTokens(32)
+              .stopStrings(List.of("t" + want[3] + " "))
+              .build();
+      Generation stopped =
+          generator.generate(
+              Oracle.longs(expected.get("gen_prompt")), stopAtFourth, Adapters.NONE, streamed::add);
+      assertThat(stopped.finishReason()).isEqualTo(FinishReason.STOP);
+      assertThat(stopped.stopString()).isEqualTo("t" + want[3] + " ");
+      assertThat(stopped.tokens()).containsExactly(Arrays.copyOf(want, 4));
+      assertThat(streamed).containsExactly(want[0], want[1], want[2], want[3]);
+
+      Generation limited =
+          generator.generate(
+              Oracle.longs(expected.get("gen_prompt")),
+              SamplingParams.greedy(5, Set.of()),
+              Adapters.NONE,
+              TokenListener.NONE);
+      assertThat(limited.finishReason()).isEqualTo(FinishReason.LENGTH);
+      assertThat(limited.tokens()).containsExactly(Arrays.copyOf(want, 5));
+    }
+  }
+
+  @Test
+  void seededSamplingIsReproducibleAndAdaptersCombineByStrength() throws Exception {
+    Path dir = work.resolve("llama-fp32-lora");
+    JsonNode expected = Oracle.readJson(dir.resolve("expected.json"));
+    long[] prompt = Oracle.longs(expected.get("gen_prompt"));
+    try (CausalLM model = CausalLM.load(dir.resolve("model"), Device.cpu());
+        LoraAdapter adapter =
+            LoraAdapter.load(dir.resolve("adapter"), model.manager(), model.dataType())) {
+      Generator generator = new Generator(model, null);
+      SamplingParams sampled =
+          SamplingParams.builder().maxNewTokens(16).sample(1.2, 40, 0.95, 1234).build();
+      long[] first =
+          generator.generate(prompt, sampled, Adapters.NONE, TokenListener.NONE).tokens();
+      long[] again =
+          generator.generate(prompt, sampled, Adapters.NONE, TokenListener.NONE).tokens();
+      assertThat(again).containsExactly(first);
+
+      long[] ids = Oracle.longs(expected.get("ids"));
+      float[][] base = model.logits(ids, Adapters.NONE);
+      float[][] full = model.logits(ids, Adapters.of(adapter, 1f));
+      float[][] zero = model.logits(ids, Adapters.of(adapter, 0f));
+      float[][] twoHalves =
+          model.logits(
+              ids,
+              Adapters.of(
+                  List.of(new Adapters.Active(adapter, 0.5f), new Adapters.Active(adapter, 0.5f))));
+      // 1e-5: the same sums in a different order (strength 0 adds exact zeros).
+      assertThat(maxDiff(zero, base)).isLessThanOrEqualTo(1e-5);
+      assertThat(maxDiff(twoHalves, full)).isLessThanOrEqualTo(1e-4);
+      assertThat(maxDiff(full, base)).isGreaterThan(1e-2); // the adapter does change the output
+    }
+  }
+
+  @Test
+  void aGpuRequestOnCpuOnlyLibtorchFailsClearly() {
+    assertThatThrownBy(
+            () -> CausalLM.load(work.resolve("llama-fp32").resolve("model"), Device.gpu()))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("GPU");
+    assertThatThrownBy(() -> CausalLM.load(work.resolve("no-such-model"), Device.cpu()))
+        .isInstanceOf(ModelFormatException.class)
+        .hasMessageContaining("config.json");
+  }
+
+  private static double maxDiff(float[][] a, float[][] b) {
+    double d = 0;
+    for (int i = 0; i < a.length; i++) {
+      for (int j = 0; j < a[i].length; j++) {
+        d = Math.max(d, Math.abs(a[i][j] - b[i][j]));
+      }
+    }
+    return d;
   }
 }
