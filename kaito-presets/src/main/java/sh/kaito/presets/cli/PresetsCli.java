@@ -55,6 +55,10 @@ public final class PresetsCli implements Callable<Integer> {
   }
 
   public static void main(String[] args) {
+    // No logging backend is bundled; keep SLF4J's "no providers" notice off the CLI's stderr.
+    if (System.getProperty("slf4j.internal.verbosity") == null) {
+      System.setProperty("slf4j.internal.verbosity", "ERROR");
+    }
     System.exit(run(args, System.out, System.err));
   }
 
@@ -107,9 +111,9 @@ public final class PresetsCli implements Callable<Integer> {
         names = "--docker-config",
         paramLabel = "FILE",
         description =
-            "docker config.json with registry credentials (the .dockerconfigjson of a"
-                + " kubernetes.io/dockerconfigjson Secret). Default: $DOCKER_CONFIG/config.json,"
-                + " else ~/.docker/config.json, else anonymous.")
+            "Registry credentials in docker config.json form, the key of a"
+                + " dockerconfigjson Secret (default: $DOCKER_CONFIG/config.json, then"
+                + " ~/.docker/config.json, then anonymous)")
     Path dockerConfig;
 
     @Option(
@@ -245,7 +249,7 @@ public final class PresetsCli implements Callable<Integer> {
       description = {
         "Pack a model directory (or, with --adapter, a LoRA adapter directory) and push it to a"
             + " registry.",
-        "Credentials come from a docker config.json; progress lines show %, MB/s and ETA."
+        "Credentials come from a docker config.json; progress lines show %%, MB/s and ETA."
       })
   static final class Push extends RegistryCommand {
     @Parameters(index = "0", paramLabel = "DIR", description = "Model or adapter directory.")
@@ -360,7 +364,7 @@ public final class PresetsCli implements Callable<Integer> {
             Locale.ROOT,
             "%-28s %-10s %-5d %-10s %-7s %s%n",
             p.name(),
-            p.weights(),
+            p.weights().human(),
             p.inference().gpu().count(),
             p.inference().gpu().totalMemory(),
             p.supportsTuning() ? "yes" : "no",

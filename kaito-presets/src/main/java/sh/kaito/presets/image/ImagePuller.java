@@ -104,13 +104,19 @@ public final class ImagePuller {
     }
     long total = layers.stream().mapToLong(l -> l.path("size").asLong()).sum();
 
+    // An existing (empty) target may be a volume mount: stage inside it, on its filesystem.
+    boolean targetExists = Files.isDirectory(target);
     Path parent = target.toAbsolutePath().getParent();
     Path staging;
     try {
-      Files.createDirectories(parent);
-      staging = Files.createTempDirectory(parent, "." + target.getFileName() + ".partial-");
+      if (targetExists) {
+        staging = Files.createTempDirectory(target, ".kaito-pull-");
+      } else {
+        Files.createDirectories(parent);
+        staging = Files.createTempDirectory(parent, "." + target.getFileName() + ".partial-");
+      }
     } catch (IOException e) {
-      throw new ImageException("cannot create a staging directory next to " + target, e);
+      throw new ImageException("cannot create a staging directory for " + target, e);
     }
     try {
       Progress progress = new Progress("pull " + image, total, progressSink, progressInterval);
@@ -312,8 +318,15 @@ public final class ImagePuller {
 
   private static void moveIntoPlace(Path staging, Path target) throws ImageException {
     try {
-      Files.deleteIfExists(target);
-      Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+      if (!Files.isDirectory(target)) {
+        Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE);
+        return;
+      }
+      try (DirectoryStream<Path> children = Files.newDirectoryStream(staging)) {
+        for (Path child : children) {
+          Files.move(child, target.resolve(child.getFileName()), StandardCopyOption.ATOMIC_MOVE);
+        }
+      }
     } catch (IOException e) {
       throw new ImageException("cannot move the pulled files into " + target, e);
     }

@@ -67,6 +67,16 @@ class RegistryRoundTripIT {
     TestDirs.assertSameFiles(target, model);
     assertThat(pulled.manifestDigest()).isEqualTo(pushed.digest());
     assertThat(pulled.files()).isEqualTo(4);
+
+    Path mount = Files.createDirectories(tmp.resolve("mount"));
+    new ImagePuller(client(), Progress.NONE, Duration.ofSeconds(5))
+        .pull("kaito/roundtrip", "1", ModelImageLayout.WEIGHTS_DIR, mount);
+    TestDirs.assertSameFiles(mount, model);
+    assertThatThrownBy(
+            () ->
+                new ImagePuller(client(), Progress.NONE, Duration.ofSeconds(5))
+                    .pull("kaito/roundtrip", "1", ModelImageLayout.WEIGHTS_DIR, mount))
+        .hasMessageContaining("is not empty");
   }
 
   @Test
@@ -137,6 +147,14 @@ class RegistryRoundTripIT {
           .hasMessageContaining("corrupted layer")
           .hasMessageContaining(biggest.path("digest").asText());
       assertThat(target).doesNotExist();
+      // An existing empty directory (a volume mount in an init container) stays empty.
+      Path mount = Files.createDirectories(tmp.resolve("mount"));
+      assertThatThrownBy(
+              () ->
+                  new ImagePuller(client(), Progress.NONE, Duration.ofSeconds(5))
+                      .pull("kaito/corrupt", "1", ModelImageLayout.WEIGHTS_DIR, mount))
+          .hasMessageContaining("corrupted layer");
+      assertThat(mount).isEmptyDirectory();
       try (var siblings = Files.list(tmp)) {
         assertThat(siblings.map(p -> p.getFileName().toString()))
             .noneMatch(n -> n.contains(".partial-"));
