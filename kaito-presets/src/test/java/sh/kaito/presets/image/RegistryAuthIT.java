@@ -2,16 +2,13 @@ package sh.kaito.presets.image;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import sh.kaito.presets.cli.PresetsCli;
+import sh.kaito.presets.cli.CliRun;
 
 /** The CLI against a docker-registry with htpasswd auth: right and wrong credentials. */
 class RegistryAuthIT {
@@ -37,18 +34,8 @@ class RegistryAuthIT {
     }
   }
 
-  record Run(int exit, String out, String err) {}
-
-  private static Run cli(String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int exit =
-        PresetsCli.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Run(
-        exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  private static CliRun cli(String... args) {
+    return CliRun.of(args);
   }
 
   @Test
@@ -56,7 +43,7 @@ class RegistryAuthIT {
     String config = registry.dockerConfig(ALICE).toString();
     String image = registry.host() + "/models/tiny:1";
 
-    Run push =
+    CliRun push =
         cli(
             "push",
             model.toString(),
@@ -68,7 +55,7 @@ class RegistryAuthIT {
     assertThat(push.exit()).as(push.err()).isZero();
     assertThat(push.out()).startsWith("digest=sha256:");
 
-    Run pull =
+    CliRun pull =
         cli(
             "pull",
             image,
@@ -80,7 +67,7 @@ class RegistryAuthIT {
     assertThat(pull.exit()).as(pull.err()).isZero();
     TestDirs.assertSameFiles(tmp.resolve("out"), model);
 
-    Run pushAdapter =
+    CliRun pushAdapter =
         cli(
             "push",
             "--adapter",
@@ -91,7 +78,7 @@ class RegistryAuthIT {
             "--docker-config",
             config);
     assertThat(pushAdapter.exit()).as(pushAdapter.err()).isZero();
-    Run pullAdapter =
+    CliRun pullAdapter =
         cli(
             "pull",
             registry.host() + "/adapters/a:1",
@@ -110,8 +97,8 @@ class RegistryAuthIT {
         registry.dockerConfig(new RegistryCredential("alice", "not-the-password")).toString();
     String image = registry.host() + "/models/denied:1";
 
-    for (Run run :
-        new Run[] {
+    for (CliRun run :
+        new CliRun[] {
           cli(
               "push",
               model.toString(),
@@ -137,7 +124,7 @@ class RegistryAuthIT {
   void missingCredentialsSaySo(@TempDir Path tmp) throws Exception {
     Path empty = tmp.resolve("config.json");
     java.nio.file.Files.writeString(empty, "{\"auths\": {}}");
-    Run pull =
+    CliRun pull =
         cli(
             "pull",
             registry.host() + "/models/tiny:1",
