@@ -78,7 +78,7 @@ class ControlPlaneSmokeIT {
         () ->
             podsIn(client, ns).stream().filter(ControlPlaneSmokeIT::running).count() == 2
                 && podsIn(client, ns).stream().anyMatch(ControlPlaneSmokeIT::unschedulable),
-        "two GPU pods running and one unschedulable");
+        () -> "two GPU pods running and one unschedulable; pods: " + describe(podsIn(client, ns)));
 
     List<Pod> pods = podsIn(client, ns);
     assertThat(pods).hasSize(3);
@@ -190,7 +190,7 @@ class ControlPlaneSmokeIT {
         () ->
             client.configMaps().inNamespace(ns).withName("dependent-a").get() == null
                 && client.configMaps().inNamespace(ns).withName("dependent-b").get() == null,
-        "the garbage collector to delete the dependents");
+        () -> "the garbage collector to delete the dependents");
     assertThat(client.configMaps().inNamespace(ns).withName("unrelated").get()).isNotNull();
   }
 
@@ -211,17 +211,32 @@ class ControlPlaneSmokeIT {
                     && "Unschedulable".equals(c.getReason()));
   }
 
-  static void await(java.util.function.BooleanSupplier condition, String what) {
+  /** Node and phase of each pod, for failure messages. */
+  private static List<String> describe(List<Pod> pods) {
+    return pods.stream()
+        .map(
+            p ->
+                p.getMetadata().getName()
+                    + "@"
+                    + p.getSpec().getNodeName()
+                    + ":"
+                    + p.getStatus().getPhase())
+        .toList();
+  }
+
+  /** Polls until the condition holds; on timeout the message says what was awaited and seen. */
+  static void await(
+      java.util.function.BooleanSupplier condition, java.util.function.Supplier<String> what) {
     long deadline = System.nanoTime() + WAIT.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out after " + WAIT + " waiting for " + what);
+        throw new AssertionError("timed out after " + WAIT + " waiting for " + what.get());
       }
       try {
         Thread.sleep(250);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
-        throw new AssertionError("interrupted waiting for " + what, e);
+        throw new AssertionError("interrupted waiting for " + what.get(), e);
       }
     }
   }
