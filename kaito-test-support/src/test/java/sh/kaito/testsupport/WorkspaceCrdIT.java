@@ -87,7 +87,7 @@ class WorkspaceCrdIT {
     Resource<GenericKubernetesResource> workspace = all.withName(created.getMetadata().getName());
 
     BlockingQueue<GenericKubernetesResource> seen = new LinkedBlockingQueue<>();
-    try (Watch ignored =
+    Watch watch =
         workspace.watch(
             new Watcher<>() {
               @Override
@@ -99,7 +99,8 @@ class WorkspaceCrdIT {
 
               @Override
               public void onClose(WatcherException cause) {}
-            })) {
+            });
+    try {
       // Status written through the main resource is dropped: the subresource owns it.
       GenericKubernetesResource viaMain = workspace.get();
       viaMain.setAdditionalProperty("status", status("ResourceReady", "False"));
@@ -124,6 +125,8 @@ class WorkspaceCrdIT {
                 assertThat(c).containsEntry("type", "ResourceReady");
                 assertThat(c).containsEntry("status", "True");
               });
+    } finally {
+      watch.close();
     }
   }
 
