@@ -97,7 +97,14 @@ class CrdManifestTest {
     assertThat(version(crd, "v1alpha1").getAdditionalPrinterColumns())
         .extracting(CustomResourceColumnDefinition::getName)
         .containsExactly("Instance", "ResourceReady", "InferenceReady", "WorkspaceReady", "Age");
-    assertThat(version(crd, "v1beta1").getAdditionalPrinterColumns())
+    // kubectl always shows the preferred version, v1beta1, whichever version was applied. Its
+    // default view (priority 0) is the seed's; `-o wide` adds upstream's v1beta1 columns.
+    List<CustomResourceColumnDefinition> beta =
+        version(crd, "v1beta1").getAdditionalPrinterColumns();
+    assertThat(beta.stream().filter(c -> c.getPriority() == null || c.getPriority() == 0))
+        .extracting(CustomResourceColumnDefinition::getName)
+        .containsExactly("Instance", "ResourceReady", "InferenceReady", "WorkspaceReady", "Age");
+    assertThat(beta)
         .extracting(CustomResourceColumnDefinition::getName)
         .containsExactly(
             "Instance",
@@ -107,6 +114,7 @@ class CrdManifestTest {
             "WorkspaceSucceeded",
             "TargetNodeCount",
             "State",
+            "WorkspaceReady",
             "Age");
   }
 
