@@ -1,0 +1,548 @@
+package sh.kaito.controller.reconcile;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.DeletionPropagation;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
+import io.fabric8.kubernetes.api.model.apps.ControllerRevisionBuilder;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sh.kaito.api.conditions.Conditions;
+import sh.kaito.api.v1beta1.PresetSpec;
+import sh.kaito.api.v1beta1.Workspace;
+import sh.kaito.api.v1beta1.WorkspaceAnnotations;
+import sh.kaito.api.v1beta1.WorkspaceLabels;
+import sh.kaito.api.v1beta1.WorkspaceStatus;
+import sh.kaito.controller.ControllerOptions;
+import sh.kaito.controller.manifests.InferenceWorkloads;
+import sh.kaito.controller.manifests.Manifests;
+import sh.kaito.controller.manifests.ServedAdapter;
+import sh.kaito.controller.manifests.Services;
+import sh.kaito.controller.manifests.TuningJobs;
+import sh.kaito.controller.manifests.WorkloadInputs;
+import sh.kaito.controller.provision.ClusterView;
+import sh.kaito.controller.provision.NodeProvisioner;
+import sh.kaito.controller.provision.NodeReadiness;
+import sh.kaito.controller.runtime.EventRecorder;
+import sh.kaito.controller.status.Observed;
+import sh.kaito.controller.status.StatusCalculator;
+import sh.kaito.presets.catalog.ModelPreset;
+import sh.kaito.presets.catalog.PresetCatalog;
+import sh.kaito.presets.catalog.PresetMatch;
+import sh.kaito.presets.sizing.NodeEstimator;
+import sh.kaito.presets.sku.GpuSku;
+import sh.kaito.presets.sku.SkuTable;
+
+/**
+ * The Workspace reconcile, as a script of idempotent steps (contract §2.1): finalizer, revision,
+ * target node count, nodes, Services, then the tuning Job or the inference StatefulSet (and, for a
+ * tuning workspace whose job succeeded, the StatefulSet serving its adapter). Status is computed
+ * from what was observed and written once, only if it changed. No step waits: a step that is not
+ * done returns and the queue brings the workspace back on the next event or after a delay.
+ */
+public final class WorkspaceReconciler {
+  private static final Logger log = LoggerFactory.getLogger(WorkspaceReconciler.class);
+
+  private final KubernetesClient client;
+  private final ClusterView view;
+  private final NodeProvisioner provisioner;
+  private final PresetCatalog catalog;
+  private final SkuTable skus;
+  private final ControllerOptions options;
+  private final EventRecorder events;
+  private final Clock clock;
+  private final KubernetesSerialization json;
+
+  public WorkspaceReconciler(
+      KubernetesClient client,
+      ClusterView view,
+      NodeProvisioner provisioner,
+      PresetCatalog catalog,
+      SkuTable skus,
+      ControllerOptions options,
+      EventRecorder events,
+      Clock clock) {
+    this.client = client;
+    this.view = view;
+    this.provisioner = provisioner;
+    this.catalog = catalog;
+    this.skus = skus;
+    this.options = options;
+    this.events = events;
+    this.clock = clock;
+    this.json = client.getKubernetesSerialization();
+  }
+
+  public Result reconcile(String namespace, String name) {
+    Workspace ws = view.workspace(namespace, name);
+    if (ws == null) {
+      return Result.DONE;
+    }
+    if (ws.getMetadata().getDeletionTimestamp() != null) {
+      return finalizeDeletion(ws);
+    }
+    ws = ensureFinalizer(ws);
+
+    String error = null;
+    Result result = Result.DONE;
+    NodeReadiness nodes = null;
+    Integer target = null;
+    try {
+      String revision = ensureRevision(ws);
+      ModelPreset preset = preset(ws);
+      target = targetNodeCount(ws, preset);
+      provisioner.provision(ws, target, preset.disk().toQuantity());
+      nodes = provisioner.readiness(ws, target);
+      if (!nodes.ready()) {
+        result = nodes.pollAgain() ? Result.after(options.requeueAfter()) : Result.DONE;
+      } else {
+        ensureService(Services.main(ws));
+        ensureService(Services.headless(ws));
+        WorkloadInputs in =
+            new WorkloadInputs(
+                ws,
+                preset.name(),
+                gpusPerNode(ws, preset),
+                target,
+                revision,
+                provisioner.nodeSelector(ws),
+                options);
+        result = ws.hasTuning() ? ensureTuning(in, preset) : ensureInference(in, preset);
+      }
+    } catch (UserError e) {
+      error = e.getMessage();
+      log.info("event=InvalidWorkspace workspace={}/{} reason=\"{}\"", namespace, name, error);
+    } catch (KubernetesClientException e) {
+      error = e.getCode() == 409 ? null : e.getMessage();
+      result = Result.after(e.getCode() == 409 ? Duration.ofMillis(100) : Duration.ofSeconds(5));
+      if (error != null) {
+        log.warn(
+            "event=ReconcileError workspace={}/{} code={} error=\"{}\"",
+            namespace,
+            name,
+            e.getCode(),
+            error);
+      }
+    }
+
+    boolean serveAfterTuning = serveAfterTuning(ws);
+    Observed observed =
+        new Observed(
+            ws,
+            nodes,
+            view.job(namespace, name),
+            view.statefulSet(namespace, name),
+            view.pods(namespace, name),
+            serveAfterTuning,
+            target,
+            error);
+    writeStatus(ws, StatusCalculator.compute(observed, clock));
+    return result;
+  }
+
+  // ---- finalizer and deletion ----
+
+  private Workspace ensureFinalizer(Workspace ws) {
+    List<String> finalizers =
+        ws.getMetadata().getFinalizers() == null ? List.of() : ws.getMetadata().getFinalizers();
+    if (finalizers.contains(WorkspaceLabels.FINALIZER)) {
+      return ws;
+    }
+    List<String> next = new ArrayList<>(finalizers);
+    next.add(WorkspaceLabels.FINALIZER);
+    return patchMetadata(ws, Map.of("finalizers", next));
+  }
+
+  private Result finalizeDeletion(Workspace ws) {
+    List<String> finalizers =
+        ws.getMetadata().getFinalizers() == null ? List.of() : ws.getMetadata().getFinalizers();
+    if (!finalizers.contains(WorkspaceLabels.FINALIZER)) {
+      return Result.DONE;
+    }
+    int remaining = provisioner.release(ws);
+    if (remaining > 0) {
+      writeStatus(
+          ws,
+          StatusCalculator.deleting(
+              ws,
+              "workspace is being deleted, waiting for " + remaining + " NodeClaim(s) to go away",
+              clock));
+      return Result.after(options.requeueAfter());
+    }
+    List<String> next = new ArrayList<>(finalizers);
+    next.remove(WorkspaceLabels.FINALIZER);
+    try {
+      patchMetadata(ws, Map.of("finalizers", next));
+      log.info(
+          "event=FinalizerRemoved workspace={}/{}",
+          ws.getMetadata().getNamespace(),
+          ws.getMetadata().getName());
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
+    return Result.DONE;
+  }
+
+  /** A merge patch of metadata, guarded by the observed resourceVersion (409 on a race). */
+  private Workspace patchMetadata(Workspace ws, Map<String, Object> metadata) {
+    Map<String, Object> meta = new LinkedHashMap<>(metadata);
+    meta.put("resourceVersion", ws.getMetadata().getResourceVersion());
+    return client
+        .resources(Workspace.class)
+        .inNamespace(ws.getMetadata().getNamespace())
+        .withName(ws.getMetadata().getName())
+        .patch(PatchContext.of(PatchType.JSON_MERGE), json.asJson(Map.of("metadata", meta)));
+  }
+
+  // ---- revision ----
+
+  /** Ensures the ControllerRevision of the current spec and the workspace's annotations. */
+  String ensureRevision(Workspace ws) {
+    String ns = ws.getMetadata().getNamespace();
+    String name = ws.getMetadata().getName();
+    String hash = Revisions.hash(ws, json);
+    List<ControllerRevision> revisions = new ArrayList<>(view.revisions(ns, name));
+    ControllerRevision current =
+        revisions.stream()
+            .filter(
+                r ->
+                    hash.equals(
+                        annotation(r.getMetadata().getAnnotations(), WorkspaceAnnotations.HASH)))
+            .findFirst()
+            .orElse(null);
+    long revision;
+    if (current != null) {
+      revision = current.getRevision();
+    } else {
+      long next = revisions.stream().mapToLong(ControllerRevision::getRevision).max().orElse(0) + 1;
+      Map<String, Object> data = new LinkedHashMap<>();
+      data.put("inference", ws.getInference());
+      data.put("resource", ws.getResource());
+      data.put("tuning", ws.getTuning());
+      ControllerRevision cr =
+          new ControllerRevisionBuilder()
+              .withNewMetadata()
+              .withName(Revisions.revisionName(ws, hash))
+              .withNamespace(ns)
+              .addToLabels(WorkspaceLabels.REVISION_WORKSPACE_NAME, name)
+              .addToAnnotations(WorkspaceAnnotations.HASH, hash)
+              .withOwnerReferences(Manifests.ownerReference(ws))
+              .endMetadata()
+              .withRevision(next)
+              .withData(json.convertValue(data, Object.class))
+              .build();
+      try {
+        client.apps().controllerRevisions().inNamespace(ns).resource(cr).create();
+        revision = next;
+        revisions.add(cr);
+        log.info("event=RevisionCreated workspace={}/{} revision={}", ns, name, revision);
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
+        ControllerRevision existing =
+            client
+                .apps()
+                .controllerRevisions()
+                .inNamespace(ns)
+                .withName(cr.getMetadata().getName())
+                .get();
+        if (existing == null
+            || !hash.equals(
+                annotation(existing.getMetadata().getAnnotations(), WorkspaceAnnotations.HASH))) {
+          throw new UserError("revision name conflicts, the hash values are different");
+        }
+        revision = existing.getRevision();
+      }
+      pruneRevisions(ns, revisions);
+    }
+    String rev = String.valueOf(revision);
+    Map<String, String> annotations = ws.annotations();
+    if (!hash.equals(annotations.get(WorkspaceAnnotations.HASH))
+        || !rev.equals(annotations.get(WorkspaceAnnotations.REVISION))) {
+      Map<String, Object> patch = new LinkedHashMap<>();
+      patch.put(WorkspaceAnnotations.HASH, hash);
+      patch.put(WorkspaceAnnotations.REVISION, rev);
+      Workspace updated = patchMetadata(ws, Map.of("annotations", patch));
+      ws.getMetadata().setResourceVersion(updated.getMetadata().getResourceVersion());
+      ws.getMetadata().setAnnotations(updated.getMetadata().getAnnotations());
+    }
+    return rev;
+  }
+
+  private void pruneRevisions(String ns, List<ControllerRevision> revisions) {
+    if (revisions.size() <= Revisions.MAX_HISTORY) {
+      return;
+    }
+    revisions.sort(Comparator.comparingLong(ControllerRevision::getRevision));
+    for (ControllerRevision old : revisions.subList(0, revisions.size() - Revisions.MAX_HISTORY)) {
+      client
+          .apps()
+          .controllerRevisions()
+          .inNamespace(ns)
+          .withName(old.getMetadata().getName())
+          .delete();
+    }
+  }
+
+  private static String annotation(Map<String, String> annotations, String key) {
+    return annotations == null ? null : annotations.get(key);
+  }
+
+  // ---- preset and sizing ----
+
+  ModelPreset preset(Workspace ws) {
+    PresetSpec spec =
+        ws.hasTuning()
+            ? ws.getTuning().preset()
+            : ws.hasInference() ? ws.getInference().preset() : null;
+    if (spec == null || spec.name() == null) {
+      if (ws.hasInference() && ws.getInference().template() != null) {
+        throw new UserError("custom inference templates are not supported by this controller yet");
+      }
+      throw new UserError("Either Inference or Tuning must be specified, with a preset");
+    }
+    PresetMatch match = catalog.lookup(spec.name());
+    if (!(match instanceof PresetMatch.Found found)) {
+      throw new UserError(
+          ws.hasTuning() && match instanceof PresetMatch.Unknown
+              ? "Unsupported tuning preset name " + spec.name()
+              : match.message());
+    }
+    if (ws.hasTuning() && !found.preset().supportsTuning()) {
+      throw new UserError("preset " + spec.name() + " does not support tuning");
+    }
+    return found.preset();
+  }
+
+  int targetNodeCount(Workspace ws, ModelPreset preset) {
+    WorkspaceStatus status = ws.getStatus();
+    if (status != null && status.targetNodeCount() != null && status.targetNodeCount() > 0) {
+      return status.targetNodeCount();
+    }
+    if (ws.hasTuning()) {
+      return 1;
+    }
+    int count = ws.getResource() == null ? 1 : ws.getResource().countOrDefault();
+    boolean transformers =
+        "transformers".equalsIgnoreCase(ws.annotations().get(WorkspaceAnnotations.RUNTIME));
+    GpuSku sku = sku(ws);
+    if (transformers || sku == null) {
+      return Math.max(1, count);
+    }
+    try {
+      return NodeEstimator.estimate(preset, sku, 0).nodes();
+    } catch (NodeEstimator.EstimateException e) {
+      throw new UserError(e.getMessage());
+    }
+  }
+
+  private GpuSku sku(Workspace ws) {
+    String instanceType = ws.getResource() == null ? null : ws.getResource().instanceType();
+    return instanceType == null ? null : skus.find(instanceType).orElse(null);
+  }
+
+  private int gpusPerNode(Workspace ws, ModelPreset preset) {
+    GpuSku sku = sku(ws);
+    if (sku != null) {
+      return sku.gpuCount();
+    }
+    return Math.max(1, preset.inference().gpu().count());
+  }
+
+  static boolean serveAfterTuning(Workspace ws) {
+    return ws.hasTuning()
+        && !"false"
+            .equals(
+                ws.annotations()
+                    .getOrDefault(WorkspaceAnnotations.SERVE_AFTER_TUNING, "true")
+                    .toLowerCase(Locale.ROOT));
+  }
+
+  // ---- workloads ----
+
+  private void ensureService(Service desired) {
+    String ns = desired.getMetadata().getNamespace();
+    if (view.service(ns, desired.getMetadata().getName()) != null) {
+      return;
+    }
+    createIgnoringConflict(() -> client.services().inNamespace(ns).resource(desired).create());
+  }
+
+  private Result ensureTuning(WorkloadInputs in, ModelPreset preset) {
+    Job job = view.job(in.namespace(), in.name());
+    if (job == null) {
+      Job desired = TuningJobs.desired(in);
+      createIgnoringConflict(
+          () -> client.batch().v1().jobs().inNamespace(in.namespace()).resource(desired).create());
+      log.info(
+          "event=TuningJobCreated workspace={}/{} revision={}",
+          in.namespace(),
+          in.name(),
+          in.revision());
+      events.normal(in.workspace(), "TuningJobCreated", "created tuning Job " + in.name());
+      return Result.DONE;
+    }
+    if (job.getMetadata().getDeletionTimestamp() != null) {
+      return Result.after(options.requeueAfter());
+    }
+    if (!in.revision()
+        .equals(annotation(job.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION))) {
+      client
+          .batch()
+          .v1()
+          .jobs()
+          .inNamespace(in.namespace())
+          .withName(in.name())
+          .withPropagationPolicy(DeletionPropagation.FOREGROUND)
+          .delete();
+      log.info(
+          "event=TuningJobReplaced workspace={}/{} revision={}",
+          in.namespace(),
+          in.name(),
+          in.revision());
+      events.normal(
+          in.workspace(),
+          "TuningJobReplaced",
+          "the spec changed (revision " + in.revision() + "); replacing the tuning Job");
+      return Result.after(options.requeueAfter());
+    }
+    boolean succeeded =
+        job.getStatus() != null
+            && job.getStatus().getSucceeded() != null
+            && job.getStatus().getSucceeded() > 0;
+    if (succeeded && serveAfterTuning(in.workspace())) {
+      ensureStatefulSet(in, ServedAdapter.fromTuningOutput(in.workspace()), preset);
+    }
+    return Result.DONE;
+  }
+
+  private Result ensureInference(WorkloadInputs in, ModelPreset preset) {
+    ensureStatefulSet(
+        in, ServedAdapter.of(in.workspace().getInference().adaptersOrEmpty()), preset);
+    return Result.DONE;
+  }
+
+  private void ensureStatefulSet(
+      WorkloadInputs in, List<ServedAdapter> adapters, ModelPreset preset) {
+    StatefulSet desired = InferenceWorkloads.desired(in, adapters, preset.weights().bytes());
+    StatefulSet current = view.statefulSet(in.namespace(), in.name());
+    if (current == null) {
+      createIgnoringConflict(
+          () ->
+              client.apps().statefulSets().inNamespace(in.namespace()).resource(desired).create());
+      log.info(
+          "event=StatefulSetCreated workspace={}/{} revision={}",
+          in.namespace(),
+          in.name(),
+          in.revision());
+      events.normal(
+          in.workspace(), "StatefulSetCreated", "created inference StatefulSet " + in.name());
+      return;
+    }
+    if (in.revision()
+        .equals(
+            annotation(current.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION))) {
+      return;
+    }
+    // Upstream replaces only what adapters and config change; so do we (args carry the adapters).
+    StatefulSet next = json.clone(current);
+    PodSpec pod = next.getSpec().getTemplate().getSpec();
+    PodSpec want = desired.getSpec().getTemplate().getSpec();
+    pod.setInitContainers(want.getInitContainers());
+    pod.setVolumes(want.getVolumes());
+    Container main = pod.getContainers().get(0);
+    Container wantMain = want.getContainers().get(0);
+    main.setEnv(wantMain.getEnv());
+    main.setVolumeMounts(wantMain.getVolumeMounts());
+    main.setArgs(wantMain.getArgs());
+    Map<String, String> annotations =
+        new LinkedHashMap<>(
+            Objects.requireNonNullElse(next.getMetadata().getAnnotations(), Map.of()));
+    annotations.put(WorkspaceAnnotations.REVISION, in.revision());
+    next.getMetadata().setAnnotations(annotations);
+    client.apps().statefulSets().inNamespace(in.namespace()).resource(next).update();
+    log.info(
+        "event=StatefulSetUpdated workspace={}/{} revision={}",
+        in.namespace(),
+        in.name(),
+        in.revision());
+    events.normal(
+        in.workspace(),
+        "StatefulSetUpdated",
+        "rolled the inference StatefulSet to revision " + in.revision());
+  }
+
+  private static void createIgnoringConflict(Runnable create) {
+    try {
+      create.run();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) {
+        throw e;
+      }
+    }
+  }
+
+  // ---- status ----
+
+  private void writeStatus(Workspace ws, WorkspaceStatus next) {
+    WorkspaceStatus previous = ws.getStatus() == null ? WorkspaceStatus.empty() : ws.getStatus();
+    if (Conditions.sameMeaning(previous.conditions(), next.conditions())
+        && Objects.equals(previous.state(), next.state())
+        && Objects.equals(emptyToNull(previous.workerNodes()), emptyToNull(next.workerNodes()))
+        && Objects.equals(previous.targetNodeCount(), next.targetNodeCount())
+        && Objects.equals(previous.tuningProgress(), next.tuningProgress())) {
+      return;
+    }
+    Map<String, Object> status = new LinkedHashMap<>();
+    status.put("workerNodes", emptyToNull(next.workerNodes()));
+    status.put("conditions", next.conditions());
+    status.put("state", next.state());
+    status.put("targetNodeCount", next.targetNodeCount());
+    status.put("tuningProgress", next.tuningProgress());
+    // JSON merge patch: explicit nulls clear fields, so the stored status equals the computed one.
+    String patch = json.asJson(Map.of("status", new NullKeepingMap(status)));
+    try {
+      client
+          .resources(Workspace.class)
+          .inNamespace(ws.getMetadata().getNamespace())
+          .withName(ws.getMetadata().getName())
+          .subresource("status")
+          .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
+  }
+
+  private static List<String> emptyToNull(List<String> l) {
+    return l == null || l.isEmpty() ? null : l;
+  }
+
+  /** Serialized with its null values (fabric8's mapper drops nulls only in beans). */
+  static final class NullKeepingMap extends LinkedHashMap<String, Object> {
+    NullKeepingMap(Map<String, Object> m) {
+      super(m);
+    }
+  }
+}

@@ -1,0 +1,33 @@
+package sh.kaito.controller;
+
+import java.nio.file.Path;
+import java.util.function.UnaryOperator;
+import sh.kaito.api.v1beta1.Workspace;
+import sh.kaito.api.yaml.KaitoYaml;
+
+/** Workspaces for tests: the project's examples, with overrides. */
+public final class TestWorkspaces {
+  private TestWorkspaces() {}
+
+  public static Workspace example(String relative, UnaryOperator<Workspace> change) {
+    Workspace ws =
+        KaitoYaml.readWorkspace(Path.of("..", "examples", relative).toAbsolutePath().normalize());
+    ws.getMetadata().setNamespace("default");
+    ws.getMetadata().setUid("00000000-0000-0000-0000-000000000001");
+    ws.getMetadata().setGeneration(1L);
+    return change.apply(ws);
+  }
+
+  /** The seed document's tuning workspace. */
+  public static Workspace seedTuning() {
+    return example("fine-tuning/kaito_workspace_tuning_phi_3.yaml", w -> w);
+  }
+
+  public static Workspace phi3Inference(UnaryOperator<Workspace> change) {
+    return example("inference/kaito_workspace_phi_3_mini_128k.yaml", change);
+  }
+
+  public static Workspace phi3WithAdapters() {
+    return example("inference/kaito_workspace_phi_3_with_adapters.yaml", w -> w);
+  }
+}

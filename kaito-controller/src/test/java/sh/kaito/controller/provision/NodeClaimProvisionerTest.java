@@ -1,0 +1,61 @@
+package sh.kaito.controller.provision;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import sh.kaito.api.karpenter.NodeClaim;
+import sh.kaito.api.karpenter.NodeClaimStatus;
+import sh.kaito.controller.status.Verdict;
+
+class NodeClaimProvisionerTest {
+  static NodeClaim claim(String name, String type, String status, String reason, String message) {
+    NodeClaim c = new NodeClaim();
+    c.setMetadata(new ObjectMetaBuilder().withName(name).build());
+    NodeClaimStatus s = new NodeClaimStatus();
+    s.setConditions(
+        List.of(
+            new ConditionBuilder()
+                .withType(type)
+                .withStatus(status)
+                .withReason(reason)
+                .withMessage(message)
+                .build()));
+    c.setStatus(s);
+    return c;
+  }
+
+  @Test
+  void realLaunchErrorsWinOverWaiting() {
+    var waiting =
+        claim(
+            "ws1",
+            "Launched",
+            "Unknown",
+            "AwaitingReconciliation",
+            "object is awaiting reconciliation");
+    var failed =
+        claim(
+            "ws2",
+            "Launched",
+            "False",
+            "LaunchFailed",
+            "all requested instance types were unavailable during launch");
+    Verdict v = NodeClaimProvisioner.firstLifecycleFailure(List.of(waiting, failed)).orElseThrow();
+    assertThat(v.reason()).isEqualTo("LaunchFailed");
+    assertThat(v.message())
+        .isEqualTo(
+            "NodeClaim ws2 is not Launched: all requested instance types were unavailable during launch");
+    assertThat(NodeClaimProvisioner.firstLifecycleFailure(List.of(waiting)).orElseThrow().reason())
+        .isEqualTo("AwaitingReconciliation");
+  }
+
+  @Test
+  void readyNeedsTheReadyCondition() {
+    assertThat(NodeClaimProvisioner.isReady(claim("a", "Ready", "True", "Ready", ""))).isTrue();
+    assertThat(NodeClaimProvisioner.isReady(claim("a", "Ready", "False", "NotReady", "")))
+        .isFalse();
+  }
+}
