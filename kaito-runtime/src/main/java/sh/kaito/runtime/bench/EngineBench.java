@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Random;
 import sh.kaito.runtime.engine.CausalLM;
 import sh.kaito.runtime.engine.KvCache;
+import sh.kaito.runtime.engine.WeightPlacement;
 import sh.kaito.runtime.generate.Generator;
 import sh.kaito.runtime.generate.SamplingParams;
 import sh.kaito.runtime.lora.Adapters;
@@ -15,7 +16,7 @@ import sh.kaito.runtime.lora.Adapters;
  * Prefill and batch-1 decode throughput of the engine, measured the way {@code
  * bench/runtime/bench_hf.py} measures HF transformers: best of N after one warm-up round.
  *
- * <p>{@code EngineBench MODEL_DIR THREADS PROMPT_TOKENS NEW_TOKENS REPEATS}
+ * <p>{@code EngineBench MODEL_DIR THREADS PROMPT_TOKENS NEW_TOKENS REPEATS [MAPPED|NATIVE_COPY]}
  */
 public final class EngineBench {
 
@@ -27,7 +28,9 @@ public final class EngineBench {
     int promptLength = Integer.parseInt(args[2]);
     int newTokens = Integer.parseInt(args[3]);
     int repeats = Integer.parseInt(args[4]);
-    try (CausalLM model = CausalLM.load(dir, Device.cpu())) {
+    WeightPlacement placement =
+        args.length > 5 ? WeightPlacement.valueOf(args[5]) : WeightPlacement.MAPPED;
+    try (CausalLM model = CausalLM.load(dir, Device.cpu(), placement)) {
       JniUtils.setNumThreads(threads);
       Random random = new Random(1);
       long[] prompt = new long[promptLength];
@@ -66,8 +69,8 @@ public final class EngineBench {
         }
       }
       System.out.printf(
-          "java prefill_tok_s=%.1f decode_tok_s=%.1f threads=%d%n",
-          promptLength / bestPrefill, (newTokens - 1) / bestDecode, threads);
+          "java prefill_tok_s=%.1f decode_tok_s=%.1f threads=%d weights=%s%n",
+          promptLength / bestPrefill, (newTokens - 1) / bestDecode, threads, placement);
     }
   }
 }

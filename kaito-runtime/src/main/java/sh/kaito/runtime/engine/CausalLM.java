@@ -69,16 +69,23 @@ public final class CausalLM implements AutoCloseable {
 
   /**
    * Loads {@code config.json} and the safetensors weights of a HF model directory. On CPU weights
-   * are fp32 (bf16/fp16 widened; fp32 files stay memory-mapped); on a GPU they are fp16.
+   * are fp32 (bf16/fp16 widened; fp32 tensors read straight from the file maps, {@link
+   * WeightPlacement#MAPPED}); on a GPU they are fp16.
    */
   public static CausalLM load(Path dir, Device device) throws IOException {
+    return load(dir, device, WeightPlacement.MAPPED);
+  }
+
+  /** As {@link #load(Path, Device)}, choosing where CPU weights live. */
+  public static CausalLM load(Path dir, Device device, WeightPlacement placement)
+      throws IOException {
     Devices.requireAvailable(device);
     ModelConfig config = ModelConfig.load(dir);
     WeightStore weights = WeightStore.open(dir);
     DataType dataType = device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
     try {
-      Loader l = new Loader(weights, manager, dataType, device);
+      Loader l = new Loader(weights, manager, dataType, device, placement);
       Layer[] layers = new Layer[config.numLayers()];
       boolean fused = config.architecture().fusedProjections();
       for (int i = 0; i < layers.length; i++) {
@@ -126,10 +133,21 @@ public final class CausalLM implements AutoCloseable {
   }
 
   /** Loads tensors onto the model's device, in the model's float type. */
-  private record Loader(WeightStore weights, NDManager manager, DataType dataType, Device device) {
+  private record Loader(
+      WeightStore weights,
+      NDManager manager,
+      DataType dataType,
+      Device device,
+      WeightPlacement placement) {
     NDArray tensor(String name) throws IOException {
       if (!device.isGpu()) {
-        return weights.load(name, manager, dataType);
+        NDArray t = weights.load(name, manager, dataType);
+        if (placement == WeightPlacement.NATIVE_COPY && weights.isMappedAs(name, dataType)) {
+          NDArray copy = t.duplicate();
+          t.close();
+          return copy;
+        }
+        return t;
       }
       try (NDManager host = NDManager.newBaseManager(Device.cpu(), "PyTorch")) {
         NDArray onHost = weights.load(name, host, dataType);

@@ -75,6 +75,14 @@ public final class WeightStore {
     return byTensor.containsKey(name);
   }
 
+  /** True when {@link #load} returns this tensor as a view of the read-only file mapping. */
+  public boolean isMappedAs(String name, DataType floatType) {
+    SafetensorsFile f = byTensor.get(name);
+    return f != null
+        && f.tensors().get(name).dtype().equals("F32")
+        && floatType == DataType.FLOAT32;
+  }
+
   /** Loads a tensor that must exist; see {@link SafetensorsFile#load}. */
   public NDArray load(String name, NDManager manager, DataType floatType) throws IOException {
     SafetensorsFile f = byTensor.get(name);
