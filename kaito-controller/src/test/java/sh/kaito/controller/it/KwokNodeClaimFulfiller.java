@@ -31,8 +31,18 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
   private final ExecutorService executor = Executors.newSingleThreadExecutor();
   private final Watch watch;
 
+  private final long delayMillis;
+
   KwokNodeClaimFulfiller(KubernetesClient client, String workspaceNamespace) {
+    this(client, workspaceNamespace, 0);
+  }
+
+  /**
+   * @param delayMillis how long a "cloud" takes before it starts making the node
+   */
+  KwokNodeClaimFulfiller(KubernetesClient client, String workspaceNamespace, long delayMillis) {
     this.client = client;
+    this.delayMillis = delayMillis;
     this.namespace = workspaceNamespace;
     this.watch =
         client
@@ -59,6 +69,14 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
   }
 
   private void fulfil(NodeClaim claim) {
+    if (delayMillis > 0) {
+      try {
+        Thread.sleep(delayMillis);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
     NodeSelectorRequirementWithMinValues it =
         claim.getSpec().requirement(KarpenterConditions.INSTANCE_TYPE_LABEL);
     String instanceType = it.getValues().get(0);

@@ -1,0 +1,35 @@
+package sh.kaito.controller.it;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import sh.kaito.controller.OperatorMain;
+
+/** The operator as a separate JVM (this test's classpath), so a test can kill -9 it. */
+final class ControllerProcess {
+  private ControllerProcess() {}
+
+  static Process start(Path kubeconfig, Path log) throws IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            List.of(
+                java,
+                "-Xmx256m",
+                "-XX:+UseSerialGC",
+                "-XX:TieredStopAtLevel=1",
+                "-Dorg.slf4j.simpleLogger.showDateTime=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                OperatorMain.class.getName()));
+    pb.environment().put("KUBECONFIG", kubeconfig.toString());
+    pb.environment().put("KAITO_LEADER_ELECT", "false");
+    pb.environment().put("KAITO_WEBHOOK_PORT", "0");
+    pb.environment().put("KAITO_METRICS_PORT", "0");
+    pb.environment().put("KAITO_HEALTH_PORT", "0");
+    pb.environment().put("KAITO_BIND_ADDRESS", "127.0.0.1");
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    return pb.start();
+  }
+}
