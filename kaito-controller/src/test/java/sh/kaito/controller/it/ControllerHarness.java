@@ -47,6 +47,15 @@ final class ControllerHarness {
     throw new AssertionError("timed out waiting for " + what + "; last seen: " + last);
   }
 
+  /** The file's text, or "" when it does not exist (yet) or cannot be read. */
+  static String readQuietly(Path file) {
+    try {
+      return Files.exists(file) ? Files.readString(file) : "";
+    } catch (java.io.IOException e) {
+      return "";
+    }
+  }
+
   static Workspace workspace(KubernetesClient client, String ns, String name) {
     return client.resources(Workspace.class).inNamespace(ns).withName(name).get();
   }

@@ -9,13 +9,13 @@ import sh.kaito.controller.OperatorMain;
 final class ControllerProcess {
   private ControllerProcess() {}
 
-  static Process start(Path kubeconfig, Path log) throws IOException {
+  static Process start(Path kubeconfig, Path log, String... extraEnv) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb =
         new ProcessBuilder(
             List.of(
                 java,
-                "-Xmx256m",
+                "-Xmx" + System.getProperty("kaito.controller.xmx", "200m"),
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
@@ -28,6 +28,10 @@ final class ControllerProcess {
     pb.environment().put("KAITO_METRICS_PORT", "0");
     pb.environment().put("KAITO_HEALTH_PORT", "0");
     pb.environment().put("KAITO_BIND_ADDRESS", "127.0.0.1");
+    pb.environment().put("KAITO_WORKERS", System.getProperty("kaito.bench.workers", "8"));
+    for (int i = 0; i + 1 < extraEnv.length; i += 2) {
+      pb.environment().put(extraEnv[i], extraEnv[i + 1]);
+    }
     pb.redirectErrorStream(true);
     pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     return pb.start();

@@ -51,7 +51,7 @@ class RestartChaosIT {
         await(
             "controller " + kill + " started",
             Duration.ofSeconds(60),
-            () -> Files.exists(processLog) ? readQuietly(processLog) : "",
+            () -> ControllerHarness.readQuietly(processLog),
             text -> text.contains("event=ControllerStarted"));
         // A new workspace every round keeps provisioning going while the kills land.
         createWorkspace(client, ns, "chaos-" + kill, kill == 0 ? 3 : 1, expectedClaims);
@@ -154,14 +154,6 @@ class RestartChaosIT {
             });
     expected.put(name, nodes);
     client.resources(Workspace.class).inNamespace(ns).resource(ws).create();
-  }
-
-  private static String readQuietly(Path file) {
-    try {
-      return Files.readString(file);
-    } catch (java.io.IOException e) {
-      return "";
-    }
   }
 
   private static boolean allReady(KubernetesClient client, String ns, java.util.Set<String> names) {
