@@ -1,0 +1,97 @@
+package sh.kaito.provisioner;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sh.kaito.presets.sku.SkuTable;
+import sh.kaito.provisioner.cloud.CloudProvider;
+import sh.kaito.provisioner.cloud.FakeGpuCloudProvider;
+import sh.kaito.provisioner.lifecycle.NodeClaimController;
+
+/**
+ * The provisioner process: turns NodeClaims into nodes until it is stopped. One replica (there is
+ * no leader election yet); {@code /healthz} and {@code /readyz} when {@code --health-port} is set.
+ */
+public final class ProvisionerMain {
+  private static final Logger log = LoggerFactory.getLogger(ProvisionerMain.class);
+
+  private ProvisionerMain() {}
+
+  public static void main(String[] args) throws Exception {
+    ProvisionerOptions options;
+    try {
+      options = ProvisionerOptions.parse(List.of(args));
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      System.err.print(ProvisionerOptions.USAGE);
+      System.exit(2);
+      return;
+    }
+    KubernetesClient client = client(options.kubeconfig());
+    CloudProvider provider = new FakeGpuCloudProvider(client, SkuTable.azure());
+    NodeClaimController controller =
+        new NodeClaimController(client, provider, options.controller(), Clock.systemUTC());
+
+    HttpServer health = null;
+    if (options.healthPort() > 0) {
+      health =
+          HttpServer.create(new InetSocketAddress(options.bindAddress(), options.healthPort()), 0);
+      health.createContext("/healthz", e -> reply(e, 200, "ok"));
+      health.createContext(
+          "/readyz",
+          e -> reply(e, controller.ready() ? 200 : 503, controller.ready() ? "ok" : "starting"));
+      health.start();
+    }
+    HttpServer healthToStop = health;
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  controller.close();
+                  if (healthToStop != null) {
+                    healthToStop.stop(0);
+                  }
+                  client.close();
+                }));
+    log.info(
+        "event=Starting provider={} server={} healthPort={}",
+        provider.name(),
+        client.getMasterUrl(),
+        options.healthPort());
+    try {
+      controller.start(120);
+    } catch (Exception e) {
+      log.error("event=StartFailed error=\"{}\"", e.toString());
+      System.exit(1);
+    }
+    Thread.currentThread().join();
+  }
+
+  private static KubernetesClient client(String kubeconfig) throws IOException {
+    if (kubeconfig == null) {
+      return new KubernetesClientBuilder().build();
+    }
+    String yaml = Files.readString(Path.of(kubeconfig));
+    return new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(yaml)).build();
+  }
+
+  private static void reply(HttpExchange e, int status, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    e.sendResponseHeaders(status, bytes.length);
+    try (OutputStream out = e.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+}

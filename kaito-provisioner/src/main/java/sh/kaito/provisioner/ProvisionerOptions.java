@@ -1,0 +1,88 @@
+package sh.kaito.provisioner;
+
+import java.time.Duration;
+import java.util.List;
+import sh.kaito.provisioner.lifecycle.NodeClaimController;
+
+/**
+ * Command-line options of {@link ProvisionerMain}.
+ *
+ * @param provider {@code fake} (kwok GPU nodes); the only one so far
+ * @param kubeconfig a kubeconfig file, or null for fabric8's usual lookup ({@code KUBECONFIG},
+ *     {@code ~/.kube/config}, in-cluster service account)
+ * @param healthPort port of {@code /healthz} and {@code /readyz} on {@code bindAddress}, 0 for none
+ */
+public record ProvisionerOptions(
+    String provider,
+    String kubeconfig,
+    int healthPort,
+    String bindAddress,
+    NodeClaimController.Options controller) {
+
+  static final String USAGE =
+      """
+      usage: ProvisionerMain [--provider=fake] [--kubeconfig=PATH] [--health-port=N]
+                             [--bind-address=ADDR] [--workers=N] [--gc-interval-seconds=N]
+        --provider             cloud provider: fake (kwok GPU nodes from the Azure SKU table)
+        --kubeconfig           kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+        --health-port          serve /healthz and /readyz on this port (default 0: off)
+        --bind-address         address for the health server (default 0.0.0.0)
+        --workers              reconcile threads (default 2)
+        --gc-interval-seconds  how often to delete machines whose NodeClaim is gone (default 120)
+      """;
+
+  /**
+   * Parses {@code --key=value} arguments.
+   *
+   * @throws IllegalArgumentException with a message for the user on a bad argument
+   */
+  public static ProvisionerOptions parse(List<String> args) {
+    String provider = "fake";
+    String kubeconfig = null;
+    int healthPort = 0;
+    String bind = "0.0.0.0";
+    NodeClaimController.Options c = NodeClaimController.Options.defaults();
+    int workers = c.workers();
+    Duration gcInterval = c.gcInterval();
+    for (String arg : args) {
+      int eq = arg.indexOf('=');
+      if (!arg.startsWith("--") || eq < 0) {
+        throw new IllegalArgumentException("expected --key=value, got: " + arg);
+      }
+      String key = arg.substring(2, eq);
+      String value = arg.substring(eq + 1);
+      switch (key) {
+        case "provider" -> provider = value;
+        case "kubeconfig" -> kubeconfig = value.isEmpty() ? null : value;
+        case "health-port" -> healthPort = number(key, value, 0, 65535);
+        case "bind-address" -> bind = value;
+        case "workers" -> workers = number(key, value, 1, 64);
+        case "gc-interval-seconds" ->
+            gcInterval = Duration.ofSeconds(number(key, value, 1, 86_400));
+        default -> throw new IllegalArgumentException("unknown option --" + key);
+      }
+    }
+    if (!provider.equals("fake")) {
+      throw new IllegalArgumentException("unknown provider " + provider + "; supported: fake");
+    }
+    return new ProvisionerOptions(
+        provider,
+        kubeconfig,
+        healthPort,
+        bind,
+        new NodeClaimController.Options(workers, gcInterval, c.gcGrace()));
+  }
+
+  private static int number(String key, String value, int min, int max) {
+    try {
+      int n = Integer.parseInt(value);
+      if (n < min || n > max) {
+        throw new IllegalArgumentException(
+            "--" + key + " must be between " + min + " and " + max + ", got " + value);
+      }
+      return n;
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("--" + key + " must be a number, got " + value);
+    }
+  }
+}

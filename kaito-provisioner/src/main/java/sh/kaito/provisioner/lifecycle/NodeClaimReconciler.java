@@ -1,0 +1,212 @@
+package sh.kaito.provisioner.lifecycle;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sh.kaito.api.conditions.Conditions;
+import sh.kaito.api.karpenter.KarpenterConditions;
+import sh.kaito.api.karpenter.NodeClaim;
+import sh.kaito.api.karpenter.NodeClaimStatus;
+import sh.kaito.provisioner.cloud.CloudProvider;
+import sh.kaito.provisioner.cloud.Instance;
+import sh.kaito.provisioner.cloud.LaunchException;
+
+/**
+ * One NodeClaim, one pass (Karpenter's {@code nodeclaim/lifecycle} and {@code termination}):
+ *
+ * <ol>
+ *   <li>deleting: delete the Node and the machine, wait until the machine is gone, drop the
+ *       finalizer;
+ *   <li>ensure the {@code karpenter.sh/termination} finalizer;
+ *   <li>ensure launched: the machine recorded in the status, else {@link CloudProvider#create}
+ *       (idempotent, so a restart never makes a second machine);
+ *   <li>observe the Node and write the status computed by {@link LifecycleStatus}, only if it
+ *       changed.
+ * </ol>
+ *
+ * Nothing here sleeps: a step that must wait returns and is woken by the next NodeClaim or Node
+ * event, or by a requeue.
+ */
+final class NodeClaimReconciler {
+  private static final Logger log = LoggerFactory.getLogger(NodeClaimReconciler.class);
+
+  static final String FINALIZER = "karpenter.sh/termination";
+
+  /** How often to retry a launch the provider says may succeed later (capacity, quota). */
+  static final Duration RETRY_LAUNCH = Duration.ofSeconds(30);
+
+  /** How often to look again while a machine is being deleted (the cloud sends no event). */
+  static final Duration POLL_DELETE = Duration.ofSeconds(2);
+
+  private final KubernetesClient client;
+  private final CloudProvider provider;
+  private final Function<String, NodeClaim> claims;
+  private final Function<String, Node> nodes;
+  private final Clock clock;
+
+  /**
+   * @param claims cached NodeClaim by name (null when absent)
+   * @param nodes cached Node by name (null when absent)
+   */
+  NodeClaimReconciler(
+      KubernetesClient client,
+      CloudProvider provider,
+      Function<String, NodeClaim> claims,
+      Function<String, Node> nodes,
+      Clock clock) {
+    this.client = client;
+    this.provider = provider;
+    this.claims = claims;
+    this.nodes = nodes;
+    this.clock = clock;
+  }
+
+  /** The node class gpu-provisioner serves; claims for other classes belong to others. */
+  static boolean served(NodeClaim claim) {
+    var ref = claim.getSpec() == null ? null : claim.getSpec().getNodeClassRef();
+    return ref != null && "kaito.sh".equals(ref.group()) && "KaitoNodeClass".equals(ref.kind());
+  }
+
+  Result reconcile(String name) {
+    NodeClaim claim = claims.apply(name);
+    if (claim == null || !served(claim)) {
+      return Result.DONE;
+    }
+    if (claim.getMetadata().getDeletionTimestamp() != null) {
+      return terminate(claim);
+    }
+    if (!claim.getMetadata().getFinalizers().contains(FINALIZER)) {
+      // The update event brings the claim back with the finalizer.
+      setFinalizer(name, true);
+      return Result.DONE;
+    }
+    Launch launch = launch(claim);
+    Node node = null;
+    if (launch instanceof Launch.Launched l) {
+      node = nodes.apply(l.instance().nodeName());
+    }
+    NodeClaimStatus next = LifecycleStatus.compute(claim, launch, node, clock);
+    writeStatus(claim, next);
+    if (launch instanceof Launch.Failed f && f.retryable()) {
+      return Result.after(RETRY_LAUNCH);
+    }
+    return Result.DONE;
+  }
+
+  private Launch launch(NodeClaim claim) {
+    NodeClaimStatus status = claim.getStatus();
+    if (status != null && status.getProviderID() != null && status.getNodeName() != null) {
+      return new Launch.Launched(
+          new Instance(
+              claim.getMetadata().getName(),
+              status.getProviderID(),
+              status.getNodeName(),
+              null,
+              status.getCapacity() == null ? Map.of() : status.getCapacity(),
+              status.getAllocatable() == null ? Map.of() : status.getAllocatable(),
+              clock.instant(),
+              false));
+    }
+    try {
+      Instance instance = provider.create(claim);
+      log.info(
+          "event=Launched nodeclaim={} provider={} providerID={} node={}",
+          claim.getMetadata().getName(),
+          provider.name(),
+          instance.providerID(),
+          instance.nodeName());
+      return new Launch.Launched(instance);
+    } catch (LaunchException e) {
+      if (!Conditions.find(conditions(claim), KarpenterConditions.LAUNCHED)
+          .map(c -> e.reason().equals(c.getReason()))
+          .orElse(false)) {
+        log.warn(
+            "event=LaunchFailed nodeclaim={} reason={} retryable={} message=\"{}\"",
+            claim.getMetadata().getName(),
+            e.reason(),
+            e.retryable(),
+            e.getMessage());
+      }
+      return new Launch.Failed(e.reason(), e.getMessage(), e.retryable());
+    }
+  }
+
+  private static List<io.fabric8.kubernetes.api.model.Condition> conditions(NodeClaim claim) {
+    return claim.getStatus() == null ? List.of() : claim.getStatus().getConditions();
+  }
+
+  private void writeStatus(NodeClaim claim, NodeClaimStatus next) {
+    if (LifecycleStatus.same(claim.getStatus(), next)) {
+      return;
+    }
+    NodeClaim copy = new NodeClaim();
+    copy.setMetadata(claim.getMetadata());
+    copy.setSpec(claim.getSpec());
+    copy.setStatus(next);
+    // Optimistic concurrency: resourceVersion from the cache; a conflict means a newer event is
+    // on its way and will bring us back.
+    client.resources(NodeClaim.class).resource(copy).updateStatus();
+    log.info(
+        "event=StatusUpdated nodeclaim={} node={} ready={} reason={}",
+        claim.getMetadata().getName(),
+        next.getNodeName(),
+        Conditions.statusOf(next.getConditions(), KarpenterConditions.READY),
+        Conditions.find(next.getConditions(), KarpenterConditions.READY)
+            .map(c -> c.getReason())
+            .orElse(""));
+  }
+
+  /** Adds or removes our finalizer; a claim that is already gone is fine. */
+  private void setFinalizer(String name, boolean present) {
+    try {
+      client
+          .resources(NodeClaim.class)
+          .withName(name)
+          .edit(
+              c -> {
+                List<String> finalizers = new ArrayList<>(c.getMetadata().getFinalizers());
+                finalizers.remove(FINALIZER);
+                if (present) {
+                  finalizers.add(FINALIZER);
+                }
+                c.getMetadata().setFinalizers(finalizers);
+                return c;
+              });
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
+  }
+
+  private Result terminate(NodeClaim claim) {
+    String name = claim.getMetadata().getName();
+    if (!claim.getMetadata().getFinalizers().contains(FINALIZER)) {
+      return Result.DONE;
+    }
+    String nodeName = claim.getStatus() == null ? null : claim.getStatus().getNodeName();
+    if (nodeName != null && nodes.apply(nodeName) != null) {
+      client.nodes().withName(nodeName).delete();
+    }
+    Optional<Instance> instance = provider.get(claim);
+    if (instance.isPresent()) {
+      if (!instance.get().deleting()) {
+        provider.delete(claim);
+        log.info("event=Terminating nodeclaim={} node={}", name, instance.get().nodeName());
+      }
+      return Result.after(POLL_DELETE);
+    }
+    setFinalizer(name, false);
+    log.info("event=Terminated nodeclaim={}", name);
+    return Result.DONE;
+  }
+}

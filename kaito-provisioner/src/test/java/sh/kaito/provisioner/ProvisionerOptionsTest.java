@@ -1,0 +1,50 @@
+package sh.kaito.provisioner;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class ProvisionerOptionsTest {
+
+  @Test
+  void defaultsAreTheFakeProviderAndNoHealthServer() {
+    ProvisionerOptions o = ProvisionerOptions.parse(List.of());
+    assertThat(o.provider()).isEqualTo("fake");
+    assertThat(o.kubeconfig()).isNull();
+    assertThat(o.healthPort()).isZero();
+    assertThat(o.controller().gcInterval()).isEqualTo(Duration.ofMinutes(2));
+  }
+
+  @Test
+  void flagsAreRead() {
+    ProvisionerOptions o =
+        ProvisionerOptions.parse(
+            List.of(
+                "--provider=fake",
+                "--kubeconfig=/tmp/kc",
+                "--health-port=8082",
+                "--workers=4",
+                "--gc-interval-seconds=10"));
+    assertThat(o.kubeconfig()).isEqualTo("/tmp/kc");
+    assertThat(o.healthPort()).isEqualTo(8082);
+    assertThat(o.controller().workers()).isEqualTo(4);
+    assertThat(o.controller().gcInterval()).isEqualTo(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void badFlagsSayWhatIsWrong() {
+    assertThatThrownBy(() -> ProvisionerOptions.parse(List.of("--provider=aws")))
+        .hasMessageContaining("unknown provider aws");
+    assertThatThrownBy(() -> ProvisionerOptions.parse(List.of("--workers=lots")))
+        .hasMessageContaining("--workers must be a number");
+    assertThatThrownBy(() -> ProvisionerOptions.parse(List.of("--health-port=70000")))
+        .hasMessageContaining("between 0 and 65535");
+    assertThatThrownBy(() -> ProvisionerOptions.parse(List.of("--colour=blue")))
+        .hasMessageContaining("unknown option --colour");
+    assertThatThrownBy(() -> ProvisionerOptions.parse(List.of("fake")))
+        .hasMessageContaining("expected --key=value");
+  }
+}
