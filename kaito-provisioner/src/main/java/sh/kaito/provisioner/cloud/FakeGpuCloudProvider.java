@@ -48,6 +48,14 @@ public final class FakeGpuCloudProvider implements CloudProvider {
           sku.name(),
           sku.gpuCount());
     } catch (KubernetesClientException e) {
+      if (e.getCode() == 422) {
+        // The claim asked for something a Node cannot carry (e.g. a label value that is not a
+        // valid label value); retrying cannot help.
+        throw LaunchException.permanent(
+            "NodeRejected",
+            "the API server refused the node for this claim: "
+                + (e.getStatus() != null ? e.getStatus().getMessage() : e.getMessage()));
+      }
       if (e.getCode() != 409) {
         throw e;
       }

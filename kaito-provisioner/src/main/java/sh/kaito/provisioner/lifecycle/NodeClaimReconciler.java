@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -16,6 +17,7 @@ import sh.kaito.api.conditions.Conditions;
 import sh.kaito.api.karpenter.KarpenterConditions;
 import sh.kaito.api.karpenter.NodeClaim;
 import sh.kaito.api.karpenter.NodeClaimStatus;
+import sh.kaito.provisioner.cloud.ClaimLabels;
 import sh.kaito.provisioner.cloud.CloudProvider;
 import sh.kaito.provisioner.cloud.Instance;
 import sh.kaito.provisioner.cloud.LaunchException;
@@ -40,6 +42,8 @@ final class NodeClaimReconciler {
   private static final Logger log = LoggerFactory.getLogger(NodeClaimReconciler.class);
 
   static final String FINALIZER = "karpenter.sh/termination";
+
+  static final String CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type";
 
   /** How often to retry a launch the provider says may succeed later (capacity, quota). */
   static final Duration RETRY_LAUNCH = Duration.ofSeconds(30);
@@ -96,6 +100,9 @@ final class NodeClaimReconciler {
     }
     NodeClaimStatus next = LifecycleStatus.compute(claim, launch, node, clock);
     writeStatus(claim, next);
+    if (launch instanceof Launch.Launched) {
+      ensureLabels(claim);
+    }
     if (launch instanceof Launch.Failed f && f.retryable()) {
       return Result.after(RETRY_LAUNCH);
     }
@@ -163,6 +170,38 @@ final class NodeClaimReconciler {
         Conditions.find(next.getConditions(), KarpenterConditions.READY)
             .map(c -> c.getReason())
             .orElse(""));
+  }
+
+  /**
+   * As Karpenter after a launch: the claim carries the labels its node got from it (one value of
+   * each {@code In} requirement, e.g. the instance type that {@code kubectl get nodeclaim} shows in
+   * its TYPE column) and the capacity type. Only missing labels are added; none is changed.
+   */
+  private void ensureLabels(NodeClaim claim) {
+    Map<String, String> want = new LinkedHashMap<>(ClaimLabels.of(claim));
+    want.putIfAbsent(CAPACITY_TYPE_LABEL, "on-demand");
+    Map<String, String> have = claim.getMetadata().getLabels();
+    if (have != null && have.entrySet().containsAll(want.entrySet())) {
+      return;
+    }
+    try {
+      client
+          .resources(NodeClaim.class)
+          .withName(claim.getMetadata().getName())
+          .edit(
+              c -> {
+                Map<String, String> labels = new LinkedHashMap<>(want);
+                if (c.getMetadata().getLabels() != null) {
+                  labels.putAll(c.getMetadata().getLabels());
+                }
+                c.getMetadata().setLabels(labels);
+                return c;
+              });
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
   }
 
   /** Adds or removes our finalizer; a claim that is already gone is fine. */

@@ -88,6 +88,13 @@ class NodeClaimProvisionerIT {
     NodeClaim ready = awaitCondition(client, name, "Ready", "True");
 
     assertThat(ready.getMetadata().getFinalizers()).contains("karpenter.sh/termination");
+    client
+        .resources(NodeClaim.class)
+        .withName(name)
+        .waitUntilCondition(
+            c -> A100.equals(c.getMetadata().getLabels().get("node.kubernetes.io/instance-type")),
+            30,
+            TimeUnit.SECONDS);
     assertThat(ready.getStatus().getProviderID()).startsWith("kaito-fake://");
     assertThat(ready.getStatus().getCapacity().get("nvidia.com/gpu")).isEqualTo(new Quantity("1"));
     Node node = client.nodes().withName(ready.getStatus().getNodeName()).get();
@@ -148,6 +155,32 @@ class NodeClaimProvisionerIT {
     assertThat(launched.getReason()).isEqualTo("InstanceTypeUnknown");
     assertThat(launched.getMessage()).contains("Standard_D2_v9000");
     assertThat(Conditions.statusOf(failed.getStatus().getConditions(), "Ready")).isEqualTo("False");
+    assertThat(nodesOf(client, name)).isEmpty();
+  }
+
+  @Test
+  void aClaimWhoseLabelsNoNodeCanCarryIsLaunchedFalseNotRetriedForever(KubernetesClient client)
+      throws Exception {
+    controller = start(client, new FakeGpuCloudProvider(client, SkuTable.azure()));
+    String name = TestClaims.uniqueName();
+    create(
+        client,
+        TestClaims.workspaceClaim(
+            name,
+            "ws-" + name,
+            A100,
+            c ->
+                c.getSpec()
+                    .getRequirements()
+                    .add(
+                        sh.kaito.api.karpenter.NodeSelectorRequirementWithMinValues.in(
+                            "example.com/team", "not a label value!"))));
+
+    NodeClaim failed = awaitCondition(client, name, "Launched", "False");
+
+    var launched = Conditions.find(failed.getStatus().getConditions(), "Launched").orElseThrow();
+    assertThat(launched.getReason()).isEqualTo("NodeRejected");
+    assertThat(launched.getMessage()).contains("not a label value!");
     assertThat(nodesOf(client, name)).isEmpty();
   }
 
@@ -230,9 +263,18 @@ class NodeClaimProvisionerIT {
         .satisfies(
             n -> assertThat(n.getMetadata().getName()).isEqualTo(ready.getStatus().getNodeName()));
 
-    // A plain restart of a Ready claim changes nothing either.
+    // A plain restart of a Ready, labelled claim changes nothing either.
+    String resourceVersion =
+        client
+            .resources(NodeClaim.class)
+            .withName(name)
+            .waitUntilCondition(
+                c -> c.getMetadata().getLabels().containsKey("karpenter.sh/capacity-type"),
+                30,
+                TimeUnit.SECONDS)
+            .getMetadata()
+            .getResourceVersion();
     controller.close();
-    String resourceVersion = ready.getMetadata().getResourceVersion();
     controller = start(client, fake);
     Thread.sleep(1500); // let the new controller see everything once; nothing should change
     assertThat(nodesOf(client, name)).hasSize(1);
