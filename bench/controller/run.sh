@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/controller: N Workspaces applied at once -> time until every workload (StatefulSet) exists,
-# workspaces/s, and the controller's peak RSS. The controller runs in its own JVM (-Xmx200m by
+# workspaces/s, and the controller's peak RSS. The controller runs in its own JVM (-Xmx128m by
 # default) against the real local control plane; nodes are bring-your-own (one shared kwok GPU
 # node) so the number measures the controller, not a node provisioner.
 #

@@ -52,7 +52,12 @@ public final class OperatorMain {
     int webhookPort = Integer.parseInt(env.getOrDefault("KAITO_WEBHOOK_PORT", "9443"));
     String bind = env.getOrDefault("KAITO_BIND_ADDRESS", "0.0.0.0");
 
-    KubernetesClient client = new KubernetesClientBuilder().build();
+    // fabric8 allows 5 concurrent requests per host by default: too few for several workers.
+    io.fabric8.kubernetes.client.Config config =
+        io.fabric8.kubernetes.client.Config.autoConfigure(null);
+    config.setMaxConcurrentRequests(64);
+    config.setMaxConcurrentRequestsPerHost(Math.max(5, 2 * options.workers()));
+    KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
     PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(metrics);
     new ProcessorMetrics().bindTo(metrics);

@@ -98,7 +98,6 @@ public final class WorkspaceReconciler {
     if (ws.getMetadata().getDeletionTimestamp() != null) {
       return finalizeDeletion(ws);
     }
-    ws = ensureFinalizer(ws);
 
     String error = null;
     Result result = Result.DONE;
@@ -106,6 +105,7 @@ public final class WorkspaceReconciler {
     Integer target = null;
     try {
       String revision = ensureRevision(ws);
+      ws = ensureMetadata(ws, revision);
       ModelPreset preset = preset(ws);
       target = targetNodeCount(ws, preset);
       provisioner.provision(ws, target, preset.disk().toQuantity());
@@ -159,15 +159,35 @@ public final class WorkspaceReconciler {
 
   // ---- finalizer and deletion ----
 
-  private Workspace ensureFinalizer(Workspace ws) {
+  /**
+   * The finalizer and the revision annotations in one patch (one write, one watch event), guarded
+   * by the observed resourceVersion. NodeClaims are created only after this, so the finalizer is
+   * always in place before anything that garbage collection cannot remove.
+   */
+  private Workspace ensureMetadata(Workspace ws, String revision) {
     List<String> finalizers =
         ws.getMetadata().getFinalizers() == null ? List.of() : ws.getMetadata().getFinalizers();
-    if (finalizers.contains(WorkspaceLabels.FINALIZER)) {
+    Map<String, String> annotations = ws.annotations();
+    String hash = Revisions.hash(ws, json);
+    boolean finalizerMissing = !finalizers.contains(WorkspaceLabels.FINALIZER);
+    boolean annotationsStale =
+        !hash.equals(annotations.get(WorkspaceAnnotations.HASH))
+            || !revision.equals(annotations.get(WorkspaceAnnotations.REVISION));
+    if (!finalizerMissing && !annotationsStale) {
       return ws;
     }
-    List<String> next = new ArrayList<>(finalizers);
-    next.add(WorkspaceLabels.FINALIZER);
-    return patchMetadata(ws, Map.of("finalizers", next));
+    Map<String, Object> metadata = new LinkedHashMap<>();
+    if (finalizerMissing) {
+      List<String> next = new ArrayList<>(finalizers);
+      next.add(WorkspaceLabels.FINALIZER);
+      metadata.put("finalizers", next);
+    }
+    if (annotationsStale) {
+      metadata.put(
+          "annotations",
+          Map.of(WorkspaceAnnotations.HASH, hash, WorkspaceAnnotations.REVISION, revision));
+    }
+    return patchMetadata(ws, metadata);
   }
 
   private Result finalizeDeletion(Workspace ws) {
@@ -215,7 +235,7 @@ public final class WorkspaceReconciler {
 
   // ---- revision ----
 
-  /** Ensures the ControllerRevision of the current spec and the workspace's annotations. */
+  /** Ensures the ControllerRevision of the current spec; returns its revision number. */
   String ensureRevision(Workspace ws) {
     String ns = ws.getMetadata().getNamespace();
     String name = ws.getMetadata().getName();
@@ -276,16 +296,6 @@ public final class WorkspaceReconciler {
       pruneRevisions(ns, revisions);
     }
     String rev = String.valueOf(revision);
-    Map<String, String> annotations = ws.annotations();
-    if (!hash.equals(annotations.get(WorkspaceAnnotations.HASH))
-        || !rev.equals(annotations.get(WorkspaceAnnotations.REVISION))) {
-      Map<String, Object> patch = new LinkedHashMap<>();
-      patch.put(WorkspaceAnnotations.HASH, hash);
-      patch.put(WorkspaceAnnotations.REVISION, rev);
-      Workspace updated = patchMetadata(ws, Map.of("annotations", patch));
-      ws.getMetadata().setResourceVersion(updated.getMetadata().getResourceVersion());
-      ws.getMetadata().setAnnotations(updated.getMetadata().getAnnotations());
-    }
     return rev;
   }
 

@@ -94,10 +94,12 @@ class ControllerBenchIT {
       String result =
           String.format(
               Locale.ROOT,
-              "workspaces=%d applied_s=%.1f all_workloads_s=%.1f workspaces_per_s=%.1f"
+              "workspaces=%d applied_s=%.1f apiserver_creates_per_s=%.1f all_workloads_s=%.1f"
+                  + " workspaces_per_s=%.1f"
                   + " controller_peak_rss_mib=%.0f rss_after_start_mib=%.0f workers=%s%n",
               n,
               (applied - start) / 1e9,
+              n / ((applied - start) / 1e9),
               seconds,
               n / seconds,
               peakRss / 1024.0,

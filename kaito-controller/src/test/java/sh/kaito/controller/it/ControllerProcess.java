@@ -15,7 +15,9 @@ final class ControllerProcess {
         new ProcessBuilder(
             List.of(
                 java,
-                "-Xmx" + System.getProperty("kaito.controller.xmx", "200m"),
+                "-Xmx" + System.getProperty("kaito.controller.xmx", "128m"),
+                "-Xss512k",
+                "-XX:ReservedCodeCacheSize=32m",
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
