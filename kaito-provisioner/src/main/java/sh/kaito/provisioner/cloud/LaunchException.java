@@ -9,11 +9,30 @@ public final class LaunchException extends Exception {
 
   private final String reason;
   private final boolean retryable;
+  private final boolean pending;
 
   public LaunchException(String reason, String message, boolean retryable) {
+    this(reason, message, retryable, false);
+  }
+
+  private LaunchException(String reason, String message, boolean retryable, boolean pending) {
     super(message);
     this.reason = reason;
     this.retryable = retryable;
+    this.pending = pending;
+  }
+
+  /**
+   * Not a failure: the cloud accepted the request and is still making the machine (an AKS agent
+   * pool takes minutes). {@code Launched} stays Unknown and the controller asks again later.
+   */
+  public static LaunchException pending(String reason, String message) {
+    return new LaunchException(reason, message, true, true);
+  }
+
+  /** Whether the machine is still being made rather than refused. */
+  public boolean pending() {
+    return pending;
   }
 
   /** A failure that trying again cannot fix (the claim's spec is immutable). */

@@ -10,7 +10,9 @@ sealed interface Launch {
 
   /**
    * The provider refused the claim; reason and message go to {@code Launched=False}; {@code
-   * retryable} when a later attempt may succeed.
+   * retryable} when a later attempt may succeed; {@code pending} when the cloud is still making the
+   * machine ({@code Launched=Unknown}).
    */
-  record Failed(String reason, String message, boolean retryable) implements Launch {}
+  record Failed(String reason, String message, boolean retryable, boolean pending)
+      implements Launch {}
 }

@@ -33,16 +33,18 @@ final class LifecycleStatus {
     List<Condition> c = old.getConditions();
 
     if (launch instanceof Launch.Failed failed) {
+      String launched = failed.pending() ? "Unknown" : "False";
       c =
           set(
               c,
               KarpenterConditions.LAUNCHED,
-              "False",
+              launched,
               failed.reason(),
               failed.message(),
               claim,
               clock);
-      String waiting = "the provider could not launch the node";
+      String waiting =
+          failed.pending() ? "waiting for the launch" : "the provider could not launch the node";
       c = set(c, KarpenterConditions.REGISTERED, "Unknown", "NotLaunched", waiting, claim, clock);
       c = set(c, KarpenterConditions.INITIALIZED, "Unknown", "NotLaunched", waiting, claim, clock);
     } else {

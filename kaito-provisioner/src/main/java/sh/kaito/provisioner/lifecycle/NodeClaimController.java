@@ -72,7 +72,10 @@ public final class NodeClaimController implements AutoCloseable {
     this.reconciler = new NodeClaimReconciler(client, provider, this::claim, this::node, clock);
   }
 
-  /** The claim a node belongs to: our label, else a NodeClaim owner reference; null if none. */
+  /**
+   * The claim a node belongs to: our label, else a NodeClaim owner reference, else its AKS agent
+   * pool; null if none.
+   */
   static String claimOf(Node node) {
     Map<String, String> labels = node.getMetadata().getLabels();
     if (labels != null && labels.containsKey(FakeGpuNodes.CLAIM_LABEL)) {
@@ -83,7 +86,8 @@ public final class NodeClaimController implements AutoCloseable {
         return o.getName();
       }
     }
-    return null;
+    // AKS: the agent pool is named after the claim. Other pools' names match no claim: harmless.
+    return labels == null ? null : labels.get("kubernetes.azure.com/agentpool");
   }
 
   private <T extends HasMetadata> ResourceEventHandler<T> handler(

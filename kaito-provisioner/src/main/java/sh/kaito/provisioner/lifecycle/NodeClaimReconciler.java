@@ -48,6 +48,9 @@ final class NodeClaimReconciler {
   /** How often to retry a launch the provider says may succeed later (capacity, quota). */
   static final Duration RETRY_LAUNCH = Duration.ofSeconds(30);
 
+  /** How often to look again while the cloud is still making a machine. */
+  static final Duration POLL_LAUNCH = Duration.ofSeconds(10);
+
   /** How often to look again while a machine is being deleted (the cloud sends no event). */
   static final Duration POLL_DELETE = Duration.ofSeconds(2);
 
@@ -104,7 +107,7 @@ final class NodeClaimReconciler {
       ensureLabels(claim);
     }
     if (launch instanceof Launch.Failed f && f.retryable()) {
-      return Result.after(RETRY_LAUNCH);
+      return Result.after(f.pending() ? POLL_LAUNCH : RETRY_LAUNCH);
     }
     return Result.DONE;
   }
@@ -133,9 +136,10 @@ final class NodeClaimReconciler {
           instance.nodeName());
       return new Launch.Launched(instance);
     } catch (LaunchException e) {
-      if (!Conditions.find(conditions(claim), KarpenterConditions.LAUNCHED)
-          .map(c -> e.reason().equals(c.getReason()))
-          .orElse(false)) {
+      if (!e.pending()
+          && !Conditions.find(conditions(claim), KarpenterConditions.LAUNCHED)
+              .map(c -> e.reason().equals(c.getReason()))
+              .orElse(false)) {
         log.warn(
             "event=LaunchFailed nodeclaim={} reason={} retryable={} message=\"{}\"",
             claim.getMetadata().getName(),
@@ -143,7 +147,7 @@ final class NodeClaimReconciler {
             e.retryable(),
             e.getMessage());
       }
-      return new Launch.Failed(e.reason(), e.getMessage(), e.retryable());
+      return new Launch.Failed(e.reason(), e.getMessage(), e.retryable(), e.pending());
     }
   }
 

@@ -56,7 +56,10 @@ class LifecycleStatusTest {
   void aRefusedLaunchIsLaunchedFalseWithTheProvidersReasonAndReadyFalse() {
     NodeClaimStatus s =
         LifecycleStatus.compute(
-            claim, new Launch.Failed("InstanceTypeUnknown", "use another SKU", false), null, T0);
+            claim,
+            new Launch.Failed("InstanceTypeUnknown", "use another SKU", false, false),
+            null,
+            T0);
 
     assertThat(condition(s, "Launched").getStatus()).isEqualTo("False");
     assertThat(condition(s, "Launched").getReason()).isEqualTo("InstanceTypeUnknown");
@@ -64,6 +67,17 @@ class LifecycleStatusTest {
     assertThat(condition(s, "Ready").getStatus()).isEqualTo("False");
     assertThat(condition(s, "Ready").getReason()).isEqualTo("InstanceTypeUnknown");
     assertThat(s.getProviderID()).isNull();
+  }
+
+  @Test
+  void aLaunchStillInProgressIsLaunchedUnknownNotFalse() {
+    NodeClaimStatus s =
+        LifecycleStatus.compute(
+            claim, new Launch.Failed("AgentPoolCreating", "Creating", true, true), null, T0);
+
+    assertThat(condition(s, "Launched").getStatus()).isEqualTo("Unknown");
+    assertThat(condition(s, "Launched").getReason()).isEqualTo("AgentPoolCreating");
+    assertThat(condition(s, "Ready").getStatus()).isEqualTo("Unknown");
   }
 
   @Test
