@@ -59,6 +59,7 @@ import sh.kaito.presets.sku.SkuTable;
  */
 public final class WorkspaceReconciler {
   private static final Logger log = LoggerFactory.getLogger(WorkspaceReconciler.class);
+  static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(15);
 
   private final KubernetesClient client;
   private final ClusterView view;
@@ -69,6 +70,7 @@ public final class WorkspaceReconciler {
   private final EventRecorder events;
   private final Clock clock;
   private final KubernetesSerialization json;
+  private final sh.kaito.controller.progress.TuningProgressSource progress;
 
   public WorkspaceReconciler(
       KubernetesClient client,
@@ -78,7 +80,8 @@ public final class WorkspaceReconciler {
       SkuTable skus,
       ControllerOptions options,
       EventRecorder events,
-      Clock clock) {
+      Clock clock,
+      sh.kaito.controller.progress.TuningProgressSource progress) {
     this.client = client;
     this.view = view;
     this.provisioner = provisioner;
@@ -88,6 +91,7 @@ public final class WorkspaceReconciler {
     this.events = events;
     this.clock = clock;
     this.json = client.getKubernetesSerialization();
+    this.progress = progress;
   }
 
   public Result reconcile(String namespace, String name) {
@@ -152,7 +156,8 @@ public final class WorkspaceReconciler {
             view.pods(namespace, name),
             serveAfterTuning,
             target,
-            error);
+            error,
+            ws.hasTuning() ? readProgress(namespace, name) : null);
     writeStatus(ws, StatusCalculator.compute(observed, clock));
     return result;
   }
@@ -510,6 +515,26 @@ public final class WorkspaceReconciler {
         throw e;
       }
     }
+  }
+
+  /** Progress of the running tuning pod, if any answers. */
+  private sh.kaito.api.v1beta1.TuningProgress readProgress(String namespace, String name) {
+    Job job = view.job(namespace, name);
+    if (job == null
+        || job.getStatus() == null
+        || job.getStatus().getActive() == null
+        || job.getStatus().getActive() == 0) {
+      return null;
+    }
+    for (var pod : view.pods(namespace, name)) {
+      if (pod.getStatus() != null && "Running".equals(pod.getStatus().getPhase())) {
+        var p = progress.read(pod);
+        if (p.isPresent()) {
+          return p.get();
+        }
+      }
+    }
+    return null;
   }
 
   // ---- status ----

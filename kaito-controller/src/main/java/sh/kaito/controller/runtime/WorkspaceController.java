@@ -58,7 +58,9 @@ public final class WorkspaceController implements AutoCloseable {
             SkuTable.azure(),
             options,
             events,
-            Clock.systemUTC());
+            Clock.systemUTC(),
+            new sh.kaito.controller.progress.HttpTuningProgressSource(
+                Duration.ofSeconds(1), Clock.systemUTC()));
     this.duration =
         Timer.builder("kaito.reconcile.duration")
             .description("Workspace reconcile duration")

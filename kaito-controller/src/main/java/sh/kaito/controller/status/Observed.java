@@ -18,6 +18,7 @@ import sh.kaito.controller.provision.NodeReadiness;
  * @param serveAfterTuning true when a tuning workspace serves its adapter once the job succeeded
  * @param targetNodeCount nodes the workspace needs
  * @param reconcileError what went wrong in this reconcile, or null
+ * @param tuningProgress progress read from the running tuning pod now, or null (keep the last)
  */
 public record Observed(
     Workspace workspace,
@@ -27,7 +28,8 @@ public record Observed(
     List<Pod> pods,
     boolean serveAfterTuning,
     Integer targetNodeCount,
-    String reconcileError) {
+    String reconcileError,
+    sh.kaito.api.v1beta1.TuningProgress tuningProgress) {
 
   public Observed {
     pods = pods == null ? List.of() : List.copyOf(pods);

@@ -69,7 +69,7 @@ public final class StatusCalculator {
         conditions,
         state,
         o.targetNodeCount() != null ? o.targetNodeCount() : previous.targetNodeCount(),
-        previous.tuningProgress());
+        o.tuningProgress() != null ? o.tuningProgress() : previous.tuningProgress());
   }
 
   /** Status while the finalizer cleans up: only {@code WorkspaceDeleting} changes. */

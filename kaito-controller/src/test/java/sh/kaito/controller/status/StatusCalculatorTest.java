@@ -81,14 +81,15 @@ class StatusCalculatorTest {
   void tuningJobRunningThenSucceededThenServing() {
     Workspace ws = TestWorkspaces.seedTuning();
     WorkspaceStatus pending =
-        StatusCalculator.compute(new Observed(ws, READY, null, null, null, true, 1, null), CLOCK);
+        StatusCalculator.compute(
+            new Observed(ws, READY, null, null, null, true, 1, null, null), CLOCK);
     assertThat(cond(pending, "JobStarted").getReason())
         .isEqualTo("WorkspaceTuningJobStatusPending");
     assertThat(pending.state()).isEqualTo("Pending");
 
     WorkspaceStatus running =
         StatusCalculator.compute(
-            new Observed(ws, READY, job(1, 0, 0), null, null, true, 1, null), CLOCK);
+            new Observed(ws, READY, job(1, 0, 0), null, null, true, 1, null, null), CLOCK);
     assertThat(cond(running, "JobStarted").getStatus()).isEqualTo("True");
     assertThat(cond(running, "WorkspaceSucceeded").getMessage())
         .isEqualTo("workspace has not completed yet, tuning job is running");
@@ -97,7 +98,7 @@ class StatusCalculatorTest {
 
     WorkspaceStatus done =
         StatusCalculator.compute(
-            new Observed(ws, READY, job(0, 1, 0), sts(1, 1), null, true, 1, null), CLOCK);
+            new Observed(ws, READY, job(0, 1, 0), sts(1, 1), null, true, 1, null, null), CLOCK);
     assertThat(cond(done, "WorkspaceSucceeded").getReason()).isEqualTo("workspaceSucceeded");
     assertThat(cond(done, "WorkspaceReady").getStatus()).isEqualTo("True");
     assertThat(cond(done, "InferenceReady").getStatus()).isEqualTo("True");
@@ -106,7 +107,7 @@ class StatusCalculatorTest {
 
     WorkspaceStatus notServing =
         StatusCalculator.compute(
-            new Observed(ws, READY, job(0, 1, 0), null, null, false, 1, null), CLOCK);
+            new Observed(ws, READY, job(0, 1, 0), null, null, false, 1, null, null), CLOCK);
     assertThat(Conditions.find(notServing.conditions(), "InferenceReady")).isEmpty();
   }
 
@@ -124,7 +125,8 @@ class StatusCalculatorTest {
             .endStatus()
             .build();
     WorkspaceStatus s =
-        StatusCalculator.compute(new Observed(ws, READY, failed, null, null, true, 1, null), CLOCK);
+        StatusCalculator.compute(
+            new Observed(ws, READY, failed, null, null, true, 1, null, null), CLOCK);
     assertThat(cond(s, "JobStarted").getReason()).isEqualTo("WorkspaceTuningJobStatusFailed");
     assertThat(cond(s, "WorkspaceSucceeded").getReason()).isEqualTo("workspaceFailed");
     assertThat(cond(s, "WorkspaceReady").getReason()).isEqualTo("workspaceFailed");
@@ -136,7 +138,7 @@ class StatusCalculatorTest {
     Workspace ws = TestWorkspaces.phi3Inference(w -> w);
     WorkspaceStatus ready =
         StatusCalculator.compute(
-            new Observed(ws, READY, null, sts(1, 1), null, false, 1, null), CLOCK);
+            new Observed(ws, READY, null, sts(1, 1), null, false, 1, null, null), CLOCK);
     assertThat(cond(ready, "InferenceReady").getReason())
         .isEqualTo("WorkspaceInferenceStatusSuccess");
     assertThat(ready.state()).isEqualTo("Ready");
@@ -153,6 +155,7 @@ class StatusCalculatorTest {
                 List.of(waitingPod("CrashLoopBackOff")),
                 false,
                 1,
+                null,
                 null),
             CLOCK);
     assertThat(cond(crashing, "InferenceReady").getReason()).isEqualTo("ContainerCrashLoopBackOff");
@@ -229,7 +232,8 @@ class StatusCalculatorTest {
             List.of(),
             false);
     WorkspaceStatus s =
-        StatusCalculator.compute(new Observed(ws, stuck, null, null, null, false, 1, null), CLOCK);
+        StatusCalculator.compute(
+            new Observed(ws, stuck, null, null, null, false, 1, null, null), CLOCK);
     assertThat(cond(s, "ResourceReady").getReason()).isEqualTo("LaunchFailed");
     assertThat(cond(s, "ResourceReady").getMessage()).contains("quota exceeded");
     assertThat(cond(s, "InferenceReady").getStatus()).isEqualTo("False");
@@ -243,11 +247,27 @@ class StatusCalculatorTest {
         new NodeReadiness(
             null, Verdict.ok("NodesReady", "Enough Nodes are ready"), List.of("n"), false);
     WorkspaceStatus s =
-        StatusCalculator.compute(new Observed(ws, byo, null, null, null, false, 1, "boom"), CLOCK);
+        StatusCalculator.compute(
+            new Observed(ws, byo, null, null, null, false, 1, "boom", null), CLOCK);
     assertThat(Conditions.find(s.conditions(), "NodeClaimReady")).isEmpty();
     assertThat(cond(s, "WorkspaceSucceeded").getMessage())
         .endsWith(" (last reconcile error: boom)");
     assertThat(cond(s, "WorkspaceSucceeded").getObservedGeneration()).isEqualTo(1L);
+  }
+
+  @Test
+  void tuningProgressReadNowReplacesTheLastOne() {
+    Workspace ws = TestWorkspaces.seedTuning();
+    var first = new sh.kaito.api.v1beta1.TuningProgress(10L, 100L, "0.1", "2.5", "800", 90L, "t1");
+    WorkspaceStatus s1 =
+        StatusCalculator.compute(
+            new Observed(ws, READY, job(1, 0, 0), null, null, true, 1, null, first), CLOCK);
+    assertThat(s1.tuningProgress()).isEqualTo(first);
+    ws.setStatus(s1);
+    WorkspaceStatus s2 =
+        StatusCalculator.compute(
+            new Observed(ws, READY, job(0, 1, 0), null, null, true, 1, null, null), CLOCK);
+    assertThat(s2.tuningProgress()).as("kept when nothing new was read").isEqualTo(first);
   }
 
   @Test
