@@ -111,6 +111,7 @@ public final class WorkspaceReconciler {
       String revision = ensureRevision(ws);
       ws = ensureMetadata(ws, revision);
       ModelPreset preset = preset(ws);
+      checkResource(ws);
       target = targetNodeCount(ws, preset);
       provisioner.provision(ws, target, preset.disk().toQuantity());
       nodes = provisioner.readiness(ws, target);
@@ -347,6 +348,17 @@ public final class WorkspaceReconciler {
       throw new UserError("preset " + spec.name() + " does not support tuning");
     }
     return found.preset();
+  }
+
+  /** What the API server's schema lets through but the controller cannot act on. */
+  private void checkResource(Workspace ws) {
+    if (ws.getResource() == null || ws.getResource().labelSelector() == null) {
+      throw new UserError("resource.labelSelector is required");
+    }
+    String instanceType = ws.getResource().instanceType();
+    if (options.nodeAutoProvisioning() && (instanceType == null || instanceType.isEmpty())) {
+      throw new UserError("instanceType is required when node auto-provisioning is enabled");
+    }
   }
 
   int targetNodeCount(Workspace ws, ModelPreset preset) {

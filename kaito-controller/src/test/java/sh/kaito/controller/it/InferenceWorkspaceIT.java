@@ -141,4 +141,69 @@ class InferenceWorkspaceIT {
           n -> n == 0);
     }
   }
+
+  @Test
+  void badInputIsReportedInTheStatusNotFatal(KubernetesClient client) throws Exception {
+    String ns = TestNamespaces.create(client, "bad");
+    try (WorkspaceController controller = ControllerHarness.start(client)) {
+      Workspace unknown =
+          sh.kaito.controller.TestWorkspaces.phi3Inference(
+              w -> {
+                w.getMetadata().setName("unknown-preset");
+                w.getMetadata().setNamespace(ns);
+                w.getMetadata().setUid(null);
+                w.getMetadata().setGeneration(null);
+                w.setInference(
+                    new sh.kaito.api.v1beta1.InferenceSpec(
+                        sh.kaito.api.v1beta1.PresetSpec.named("no-such-model"), null, null, null));
+                return w;
+              });
+      Workspace noInstanceType =
+          sh.kaito.controller.TestWorkspaces.phi3Inference(
+              w -> {
+                w.getMetadata().setName("no-instance-type");
+                w.getMetadata().setNamespace(ns);
+                w.getMetadata().setUid(null);
+                w.getMetadata().setGeneration(null);
+                w.setResource(w.getResource().withInstanceType(null));
+                return w;
+              });
+      client.resources(Workspace.class).inNamespace(ns).resource(unknown).create();
+      client.resources(Workspace.class).inNamespace(ns).resource(noInstanceType).create();
+      for (var expected :
+          java.util.Map.of(
+                  "unknown-preset", "Unsupported inference preset name no-such-model",
+                  "no-instance-type",
+                      "instanceType is required when node auto-provisioning is enabled")
+              .entrySet()) {
+        Workspace w =
+            await(
+                expected.getKey() + " reported",
+                TIMEOUT,
+                () -> ControllerHarness.workspace(client, ns, expected.getKey()),
+                x ->
+                    x.getStatus() != null
+                        && Conditions.find(
+                                x.getStatus().conditions(), WorkspaceConditions.WORKSPACE_SUCCEEDED)
+                            .map(c -> c.getMessage().contains(expected.getValue()))
+                            .orElse(false));
+        assertThat(
+                Conditions.isTrue(w.getStatus().conditions(), WorkspaceConditions.WORKSPACE_READY))
+            .isFalse();
+      }
+      assertThat(
+              client
+                  .resources(NodeClaim.class)
+                  .withLabel(WorkspaceLabels.WORKSPACE_NAMESPACE, ns)
+                  .list()
+                  .getItems())
+          .isEmpty();
+      client.resources(Workspace.class).inNamespace(ns).delete();
+      await(
+          "bad workspaces deleted",
+          TIMEOUT,
+          () -> client.resources(Workspace.class).inNamespace(ns).list().getItems().size(),
+          n -> n == 0);
+    }
+  }
 }
