@@ -165,7 +165,16 @@ final class NodeClaimReconciler {
     copy.setStatus(next);
     // Optimistic concurrency: resourceVersion from the cache; a conflict means a newer event is
     // on its way and will bring us back.
-    client.resources(NodeClaim.class).resource(copy).updateStatus();
+    try {
+      client.resources(NodeClaim.class).resource(copy).updateStatus();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 409) {
+        // Our cache was behind; the event for the newer version brings the claim back.
+        log.debug("event=StatusConflict nodeclaim={}", claim.getMetadata().getName());
+        return;
+      }
+      throw e;
+    }
     log.info(
         "event=StatusUpdated nodeclaim={} node={} ready={} reason={}",
         claim.getMetadata().getName(),
@@ -208,8 +217,15 @@ final class NodeClaimReconciler {
     }
   }
 
-  /** Adds or removes our finalizer; a claim that is already gone is fine. */
-  private void setFinalizer(String name, boolean present) {
+  /**
+   * Adds or removes our finalizer, reading the claim fresh (the cache may be behind); a claim that
+   * is already gone is fine. Returns whether it changed anything.
+   */
+  private boolean setFinalizer(String name, boolean present) {
+    NodeClaim current = client.resources(NodeClaim.class).withName(name).get();
+    if (current == null || current.getMetadata().getFinalizers().contains(FINALIZER) == present) {
+      return false;
+    }
     try {
       client
           .resources(NodeClaim.class)
@@ -224,10 +240,12 @@ final class NodeClaimReconciler {
                 c.getMetadata().setFinalizers(finalizers);
                 return c;
               });
+      return true;
     } catch (KubernetesClientException e) {
       if (e.getCode() != 404) {
         throw e;
       }
+      return false;
     }
   }
 
@@ -237,8 +255,10 @@ final class NodeClaimReconciler {
       return Result.DONE;
     }
     String nodeName = claim.getStatus() == null ? null : claim.getStatus().getNodeName();
-    if (nodeName != null && nodes.apply(nodeName) != null) {
+    Node node = nodeName == null ? null : nodes.apply(nodeName);
+    if (node != null && node.getMetadata().getDeletionTimestamp() == null) {
       client.nodes().withName(nodeName).delete();
+      log.info("event=NodeDeleted nodeclaim={} node={}", name, nodeName);
     }
     Optional<Instance> instance = provider.get(claim);
     if (instance.isPresent()) {
@@ -248,8 +268,9 @@ final class NodeClaimReconciler {
       }
       return Result.after(POLL_DELETE);
     }
-    setFinalizer(name, false);
-    log.info("event=Terminated nodeclaim={}", name);
+    if (setFinalizer(name, false)) {
+      log.info("event=Terminated nodeclaim={}", name);
+    }
     return Result.DONE;
   }
 }
