@@ -100,6 +100,9 @@ final class NodeClaimReconciler {
     Node node = null;
     if (launch instanceof Launch.Launched l) {
       node = nodes.apply(l.instance().nodeName());
+      if (node == null && Conditions.isTrue(conditions(claim), KarpenterConditions.REGISTERED)) {
+        return nodeGone(claim, l.instance().nodeName());
+      }
     }
     NodeClaimStatus next = LifecycleStatus.compute(claim, launch, node, clock);
     writeStatus(claim, next);
@@ -215,6 +218,21 @@ final class NodeClaimReconciler {
         throw e;
       }
     }
+  }
+
+  /**
+   * As Karpenter: a registered claim whose Node was deleted (by a user, by node repair) is deleted
+   * too, and the Workspace controller asks for a new one. The Node cache is complete before the
+   * workers start and Registered is only written after the Node was seen, so an absent Node here
+   * was deleted.
+   */
+  private Result nodeGone(NodeClaim claim, String nodeName) {
+    log.info(
+        "event=NodeGone nodeclaim={} node={} action=DeleteNodeClaim",
+        claim.getMetadata().getName(),
+        nodeName);
+    client.resources(NodeClaim.class).withName(claim.getMetadata().getName()).delete();
+    return Result.DONE;
   }
 
   /**

@@ -73,6 +73,19 @@ class NodeClaimProvisionerIT {
             TimeUnit.SECONDS);
   }
 
+  /** Creates an A100 claim and waits until it is Ready; returns its node's name. */
+  private static String readyClaim(KubernetesClient client, String name) {
+    create(client, TestClaims.workspaceClaim(name, "ws-" + name, A100));
+    return awaitCondition(client, name, "Ready", "True").getStatus().getNodeName();
+  }
+
+  private static void awaitGone(KubernetesClient client, String claim) {
+    client
+        .resources(NodeClaim.class)
+        .withName(claim)
+        .waitUntilCondition(c -> c == null, 60, TimeUnit.SECONDS);
+  }
+
   private static List<Node> nodesOf(KubernetesClient client, String claim) {
     return client.nodes().withLabel(FakeGpuNodes.CLAIM_LABEL, claim).list().getItems();
   }
@@ -188,16 +201,24 @@ class NodeClaimProvisionerIT {
   void deletingTheClaimDeletesItsNodeAndThenTheClaim(KubernetesClient client) throws Exception {
     controller = start(client, new FakeGpuCloudProvider(client, SkuTable.azure()));
     String name = TestClaims.uniqueName();
-    create(client, TestClaims.workspaceClaim(name, "ws-" + name, A100));
-    String nodeName = awaitCondition(client, name, "Ready", "True").getStatus().getNodeName();
+    String nodeName = readyClaim(client, name);
 
     client.resources(NodeClaim.class).withName(name).delete();
 
-    client
-        .resources(NodeClaim.class)
-        .withName(name)
-        .waitUntilCondition(c -> c == null, 60, TimeUnit.SECONDS);
+    awaitGone(client, name);
     assertThat(client.nodes().withName(nodeName).get()).isNull();
+  }
+
+  @Test
+  void deletingTheNodeOfAReadyClaimDeletesTheClaim(KubernetesClient client) throws Exception {
+    controller = start(client, new FakeGpuCloudProvider(client, SkuTable.azure()));
+    String name = TestClaims.uniqueName();
+    String nodeName = readyClaim(client, name);
+
+    client.nodes().withName(nodeName).delete();
+
+    awaitGone(client, name);
+    assertThat(nodesOf(client, name)).isEmpty();
   }
 
   /** A cloud whose first create makes the machine and then "crashes" before answering. */
