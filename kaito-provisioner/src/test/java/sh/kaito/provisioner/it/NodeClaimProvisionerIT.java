@@ -172,7 +172,7 @@ class NodeClaimProvisionerIT {
   }
 
   @Test
-  void aClaimWhoseLabelsNoNodeCanCarryIsLaunchedFalseNotRetriedForever(KubernetesClient client)
+  void aClaimWhoseLabelsNoNodeCanCarryIsLaunchedFalseNodeRejected(KubernetesClient client)
       throws Exception {
     controller = start(client, new FakeGpuCloudProvider(client, SkuTable.azure()));
     String name = TestClaims.uniqueName();
