@@ -16,6 +16,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -25,6 +26,8 @@ import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.validation.ValidationOptions;
+import sh.kaito.controller.progress.HttpTuningProgressSource;
+import sh.kaito.controller.progress.TuningProgressSource;
 import sh.kaito.controller.runtime.WorkspaceController;
 import sh.kaito.controller.webhook.AdmissionServer;
 import sh.kaito.controller.webhook.TlsMaterial;
@@ -61,7 +64,15 @@ public final class OperatorMain {
     PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(metrics);
     new ProcessorMetrics().bindTo(metrics);
-    WorkspaceController controller = new WorkspaceController(client, options, metrics);
+    // Tuning progress is read from the tune pod's IP: only possible from inside the cluster. A
+    // controller run from a workstation (the quickstart, tests) must not dial pod IPs.
+    boolean inCluster = env.containsKey("KUBERNETES_SERVICE_HOST");
+    TuningProgressSource progress =
+        inCluster && !"off".equals(env.get("KAITO_TUNING_PROGRESS"))
+            ? new HttpTuningProgressSource(Duration.ofSeconds(1), Clock.systemUTC())
+            : TuningProgressSource.none();
+    log.info("event=TuningProgress source={}", inCluster ? "pod-http" : "none");
+    WorkspaceController controller = new WorkspaceController(client, options, metrics, progress);
 
     AdmissionServer webhook = null;
     if (webhookPort > 0) {

@@ -15,6 +15,8 @@ import org.slf4j.LoggerFactory;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceState;
 import sh.kaito.controller.ControllerOptions;
+import sh.kaito.controller.progress.HttpTuningProgressSource;
+import sh.kaito.controller.progress.TuningProgressSource;
 import sh.kaito.controller.provision.ByoNodeProvisioner;
 import sh.kaito.controller.provision.NodeClaimProvisioner;
 import sh.kaito.controller.provision.NodeProvisioner;
@@ -40,8 +42,21 @@ public final class WorkspaceController implements AutoCloseable {
   private final Counter errors;
   private volatile boolean running;
 
+  /** A controller that does not read tuning progress (tests, and runs outside a cluster). */
   public WorkspaceController(
       KubernetesClient client, ControllerOptions options, MeterRegistry metrics) {
+    this(client, options, metrics, TuningProgressSource.none());
+  }
+
+  /**
+   * @param progress where running tuning pods' progress is read; {@link HttpTuningProgressSource}
+   *     only when the controller runs inside the cluster, where pod IPs are reachable
+   */
+  public WorkspaceController(
+      KubernetesClient client,
+      ControllerOptions options,
+      MeterRegistry metrics,
+      TuningProgressSource progress) {
     this.options = options;
     this.view = new InformerClusterView(client, !options.nodeAutoProvisioning(), queue::add);
     this.events = new EventRecorder.Kubernetes(client);
@@ -59,8 +74,7 @@ public final class WorkspaceController implements AutoCloseable {
             options,
             events,
             Clock.systemUTC(),
-            new sh.kaito.controller.progress.HttpTuningProgressSource(
-                Duration.ofSeconds(1), Clock.systemUTC()));
+            progress);
     this.duration =
         Timer.builder("kaito.reconcile.duration")
             .description("Workspace reconcile duration")
