@@ -3,6 +3,8 @@ package sh.kaito.runtime.bench;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.pytorch.jni.JniUtils;
+import com.sun.management.OperatingSystemMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Path;
 import java.util.Random;
 import sh.kaito.runtime.engine.CausalLM;
@@ -30,6 +32,10 @@ public final class EngineBench {
     int repeats = Integer.parseInt(args[4]);
     WeightPlacement placement =
         args.length > 5 ? WeightPlacement.valueOf(args[5]) : WeightPlacement.MAPPED;
+    // Process CPU time as well as wall time: on a shared machine the wall time swings with other
+    // processes' load, the CPU seconds spent per token much less.
+    OperatingSystemMXBean cpu =
+        (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     try (CausalLM model = CausalLM.load(dir, Device.cpu(), placement)) {
       JniUtils.setNumThreads(threads);
       Random random = new Random(1);
@@ -42,14 +48,19 @@ public final class EngineBench {
           SamplingParams.builder().maxNewTokens(newTokens).minNewTokens(newTokens).build();
       double bestPrefill = Double.MAX_VALUE;
       double bestDecode = Double.MAX_VALUE;
+      double cpuPrefill = Double.MAX_VALUE;
+      double cpuDecode = Double.MAX_VALUE;
       for (int r = 0; r <= repeats; r++) {
+        long c0 = cpu.getProcessCpuTime();
         long t0 = System.nanoTime();
         try (NDManager scope = model.manager().newSubManager();
             KvCache cache = model.newCache()) {
           model.forward(scope, prompt, cache, Adapters.NONE, true).toFloatArray();
         }
         double prefill = (System.nanoTime() - t0) / 1e9;
+        double prefillCpu = (cpu.getProcessCpuTime() - c0) / 1e9;
         long[] stamps = new long[2];
+        long[] cpuStamps = new long[2];
         int[] seen = {0};
         generator.generate(
             prompt,
@@ -57,20 +68,32 @@ public final class EngineBench {
             Adapters.NONE,
             token -> {
               long now = System.nanoTime();
+              long cpuNow = cpu.getProcessCpuTime();
               if (seen[0]++ == 0) {
                 stamps[0] = now;
+                cpuStamps[0] = cpuNow;
               }
               stamps[1] = now;
+              cpuStamps[1] = cpuNow;
             });
         double decode = (stamps[1] - stamps[0]) / 1e9;
+        double decodeCpu = (cpuStamps[1] - cpuStamps[0]) / 1e9;
         if (r > 0) {
           bestPrefill = Math.min(bestPrefill, prefill);
           bestDecode = Math.min(bestDecode, decode);
+          cpuPrefill = Math.min(cpuPrefill, prefillCpu);
+          cpuDecode = Math.min(cpuDecode, decodeCpu);
         }
       }
       System.out.printf(
-          "java prefill_tok_s=%.1f decode_tok_s=%.1f threads=%d weights=%s%n",
-          promptLength / bestPrefill, (newTokens - 1) / bestDecode, threads, placement);
+          "java prefill_tok_s=%.1f decode_tok_s=%.1f prefill_cpu_tok_s=%.1f decode_cpu_tok_s=%.1f"
+              + " threads=%d weights=%s%n",
+          promptLength / bestPrefill,
+          (newTokens - 1) / bestDecode,
+          promptLength / cpuPrefill,
+          (newTokens - 1) / cpuDecode,
+          threads,
+          placement);
     }
   }
 }

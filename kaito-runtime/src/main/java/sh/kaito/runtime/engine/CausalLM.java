@@ -2,6 +2,8 @@ package sh.kaito.runtime.engine;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -10,6 +12,7 @@ import ai.djl.nn.Activation;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,18 +30,16 @@ public final class CausalLM implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(CausalLM.class);
 
-  /** The projections of one decoder layer. Phi-3 stores q/k/v and gate/up fused. */
+  /**
+   * The projections of one decoder layer. q/k/v are one GEMM and so are gate/up: Phi-3 stores them
+   * fused, the other families are fused at load.
+   */
   private record Layer(
       NDArray inputNorm,
       NDArray postAttentionNorm,
       Linear qkv,
-      Linear q,
-      Linear k,
-      Linear v,
       Linear o,
       Linear gateUp,
-      Linear gate,
-      Linear up,
       Linear down,
       int slidingWindow) {}
 
@@ -94,21 +95,24 @@ public final class CausalLM implements AutoCloseable {
             new Layer(
                 l.tensor(p + "input_layernorm.weight"),
                 l.tensor(p + "post_attention_layernorm.weight"),
-                fused ? l.linear(p + "self_attn.qkv_proj", false) : null,
-                fused ? null : l.linear(p + "self_attn.q_proj", config.attentionBias()),
-                fused ? null : l.linear(p + "self_attn.k_proj", config.attentionBias()),
-                fused ? null : l.linear(p + "self_attn.v_proj", config.attentionBias()),
+                fused
+                    ? l.linear(p + "self_attn.qkv_proj", false)
+                    : l.fused(
+                        config.attentionBias(),
+                        p + "self_attn.q_proj",
+                        p + "self_attn.k_proj",
+                        p + "self_attn.v_proj"),
                 l.linear(p + "self_attn.o_proj", config.outputBias()),
-                fused ? l.linear(p + "mlp.gate_up_proj", false) : null,
-                fused ? null : l.linear(p + "mlp.gate_proj", config.mlpBias()),
-                fused ? null : l.linear(p + "mlp.up_proj", config.mlpBias()),
+                fused
+                    ? l.linear(p + "mlp.gate_up_proj", false)
+                    : l.fused(config.mlpBias(), p + "mlp.gate_proj", p + "mlp.up_proj"),
                 l.linear(p + "mlp.down_proj", config.mlpBias()),
                 config.slidingWindowPerLayer()[i]);
       }
       NDArray embedding = l.tensor("model.embed_tokens.weight");
       Linear lmHead =
           config.tieWordEmbeddings() || !weights.contains("lm_head.weight")
-              ? new Linear("lm_head", embedding, null)
+              ? Linear.of("lm_head", embedding, null)
               : l.linear("lm_head", false);
       if (!config.tieWordEmbeddings() && !weights.contains("lm_head.weight")) {
         throw new ModelFormatException(
@@ -158,7 +162,33 @@ public final class CausalLM implements AutoCloseable {
     }
 
     Linear linear(String module, boolean bias) throws IOException {
-      return new Linear(module, tensor(module + ".weight"), bias ? tensor(module + ".bias") : null);
+      return Linear.of(module, tensor(module + ".weight"), bias ? tensor(module + ".bias") : null);
+    }
+
+    /**
+     * Projections of the same input as one {@link Linear}: weights (and biases) stacked along the
+     * output axis into a new tensor; the loaded pieces are freed.
+     */
+    Linear fused(boolean bias, String... modules) throws IOException {
+      NDList weights = new NDList();
+      NDList biases = new NDList();
+      long[] sizes = new long[modules.length];
+      for (int i = 0; i < modules.length; i++) {
+        weights.add(tensor(modules[i] + ".weight"));
+        sizes[i] = weights.get(i).getShape().get(0);
+        if (bias) {
+          biases.add(tensor(modules[i] + ".bias"));
+        }
+      }
+      NDArray w = NDArrays.concat(weights, 0); // [sum of outs, in]
+      NDArray b = bias ? NDArrays.concat(biases, 0) : null;
+      w.attach(manager);
+      if (b != null) {
+        b.attach(manager);
+      }
+      weights.close();
+      biases.close();
+      return new Linear(List.of(modules), sizes, w, b);
     }
   }
 
@@ -239,7 +269,11 @@ public final class CausalLM implements AutoCloseable {
     return logits;
   }
 
-  /** cos and sin for positions past .. past+n-1, each [n, rotaryDim]. */
+  /**
+   * cos and sign-folded sin for positions past .. past+n-1, each [n, 1, rotaryDim] (broadcast over
+   * heads). HF's {@code rotate_half(x) * sin} is {@code concat(-x2, x1) * concat(s, s)}; we use the
+   * equal {@code concat(x2, x1) * concat(-s, s)}, which needs no negation per layer.
+   */
   private NDArray[] rotary(NDManager scope, long past, int n) {
     float[] invFreq = config.rope().inverseFrequencies(past + n - 1);
     float[] pos = new float[n];
@@ -247,18 +281,24 @@ public final class CausalLM implements AutoCloseable {
       pos[t] = past + t;
     }
     NDArray freqs =
-        scope.create(pos).expandDims(1).mul(scope.create(invFreq).expandDims(0)); // [n, rot/2]
-    NDArray emb = freqs.concat(freqs, -1);
-    NDArray cos = emb.cos();
-    NDArray sin = emb.sin();
+        scope
+            .create(pos, new Shape(n, 1, 1))
+            .mul(scope.create(invFreq, new Shape(1, 1, invFreq.length))); // [n, 1, rot/2]
+    NDArray c = freqs.cos();
+    NDArray s = freqs.sin();
     float scaling = config.rope().attentionScaling();
     if (scaling != 1f) {
-      cos = cos.mul(scaling);
-      sin = sin.mul(scaling);
+      c = c.mul(scaling);
+      s = s.mul(scaling);
+    }
+    NDArray cos = c.concat(c, -1);
+    NDArray sin = s.neg().concat(s, -1);
+    if (dataType != DataType.FLOAT32) {
+      cos = cos.toType(dataType, false);
+      sin = sin.toType(dataType, false);
     }
     return new NDArray[] {
-      cos.toType(dataType, false).toDevice(manager.getDevice(), false),
-      sin.toType(dataType, false).toDevice(manager.getDevice(), false)
+      cos.toDevice(manager.getDevice(), false), sin.toDevice(manager.getDevice(), false)
     };
   }
 
@@ -299,24 +339,13 @@ public final class CausalLM implements AutoCloseable {
     int kvHeads = config.numKvHeads();
     int hd = config.headDim();
     long n = h.getShape().get(1);
-    NDArray q;
-    NDArray k;
-    NDArray v;
-    if (layer.qkv() != null) {
-      NDArray qkv = layer.qkv().apply(h, adapters); // [1, n, (H + 2 KV) * hd]
-      q = qkv.get("..., :" + heads * hd);
-      k = qkv.get("..., " + heads * hd + ":" + (heads + kvHeads) * hd);
-      v = qkv.get("..., " + (heads + kvHeads) * hd + ":");
-    } else {
-      q = layer.q().apply(h, adapters);
-      k = layer.k().apply(h, adapters);
-      v = layer.v().apply(h, adapters);
-    }
-    q = q.reshape(1, n, heads, hd).transpose(0, 2, 1, 3); // [1, H, n, hd]
-    k = k.reshape(1, n, kvHeads, hd).transpose(0, 2, 1, 3); // [1, KV, n, hd]
-    v = v.reshape(1, n, kvHeads, hd).transpose(0, 2, 1, 3);
-    q = applyRotary(q, cosSin);
-    k = applyRotary(k, cosSin);
+    // One GEMM for q, k and v; RoPE on q and k together, before moving heads in front.
+    NDArray qkv = layer.qkv().apply(h, adapters).reshape(1, n, heads + 2 * kvHeads, hd);
+    NDList qkAndV = qkv.split(new long[] {heads + kvHeads}, 2);
+    NDList qAndK = applyRotary(qkAndV.get(0), cosSin).split(new long[] {heads}, 2);
+    NDArray q = qAndK.get(0).transpose(0, 2, 1, 3); // [1, H, n, hd]
+    NDArray k = qAndK.get(1).transpose(0, 2, 1, 3); // [1, KV, n, hd]
+    NDArray v = qkAndV.get(1).transpose(0, 2, 1, 3); // [1, KV, n, hd]
     NDArray[] kv = cache.append(index, k, v);
     long total = kv[0].getShape().get(2);
     NDArray keysT = kv[0].transpose(0, 1, 3, 2); // [1, KV, hd, total]
@@ -341,30 +370,25 @@ public final class CausalLM implements AutoCloseable {
     return layer.o().apply(out, adapters);
   }
 
+  /** x [1, n, heads, hd] with cos / sign-folded sin [n, 1, rot]: HF's apply_rotary_pos_emb. */
   private NDArray applyRotary(NDArray x, NDArray[] cosSin) {
     int rot = config.rotaryDim();
     int hd = config.headDim();
+    NDList parts = x.split(rot == hd ? new long[] {rot / 2} : new long[] {rot / 2, rot}, 3);
     NDArray rotated = rot == hd ? x : x.get("..., :" + rot);
-    NDArray half1 = rotated.get("..., :" + rot / 2);
-    NDArray half2 = rotated.get("..., " + rot / 2 + ":");
-    NDArray rotateHalf = half2.neg().concat(half1, -1);
-    NDArray out = rotated.mul(cosSin[0]).add(rotateHalf.mul(cosSin[1]));
-    return rot == hd ? out : out.concat(x.get("..., " + rot + ":"), -1);
+    NDArray swapped = parts.get(1).concat(parts.get(0), -1); // concat(x2, x1)
+    NDArray out = rotated.mul(cosSin[0]).add(swapped.mul(cosSin[1]));
+    return rot == hd ? out : out.concat(parts.get(2), -1);
   }
 
   private NDArray mlp(Layer layer, NDArray h, Adapters adapters) {
-    NDArray gate;
-    NDArray up;
-    if (layer.gateUp() != null) {
-      NDArray gu = layer.gateUp().apply(h, adapters);
-      long inter = config.intermediateSize();
-      gate = gu.get("..., :" + inter);
-      up = gu.get("..., " + inter + ":");
-    } else {
-      gate = layer.gate().apply(h, adapters);
-      up = layer.up().apply(h, adapters);
-    }
-    NDArray act = gate.mul(Activation.sigmoid(gate)).mul(up); // SiLU(gate) * up
+    NDList gateAndUp =
+        layer
+            .gateUp()
+            .apply(h, adapters)
+            .split(new long[] {config.intermediateSize()}, 2); // [1, n, I] x 2
+    NDArray gate = gateAndUp.get(0);
+    NDArray act = gate.mul(Activation.sigmoid(gate)).mul(gateAndUp.get(1)); // SiLU(gate) * up
     return layer.down().apply(act, adapters);
   }
 
