@@ -32,7 +32,7 @@ export OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 
 RESULTS="$WORK/results-$SIZE-$THREADS.txt"
 : >"$RESULTS"
-echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(getconf _NPROCESSORS_ONLN) cores)"
 for round in $(seq "$ROUNDS"); do
   "$KAITO_ORACLE_PYTHON" bench/runtime/bench_hf.py time --model "$MODEL" --threads "$THREADS" \
     --prompt "$PROMPT" --new "$NEW" --repeats "$REPEATS" 2>/dev/null | grep '^hf ' | tee -a "$RESULTS"
