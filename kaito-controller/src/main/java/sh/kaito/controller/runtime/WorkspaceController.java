@@ -22,6 +22,7 @@ import sh.kaito.controller.provision.NodeClaimProvisioner;
 import sh.kaito.controller.provision.NodeProvisioner;
 import sh.kaito.controller.reconcile.Result;
 import sh.kaito.controller.reconcile.WorkspaceReconciler;
+import sh.kaito.operator.WorkQueue;
 import sh.kaito.presets.catalog.PresetCatalog;
 import sh.kaito.presets.sku.SkuTable;
 

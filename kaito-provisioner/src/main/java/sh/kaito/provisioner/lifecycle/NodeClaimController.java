@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.karpenter.NodeClaim;
+import sh.kaito.operator.WorkQueue;
 import sh.kaito.provisioner.cloud.CloudProvider;
 import sh.kaito.provisioner.cloud.FakeGpuNodes;
 import sh.kaito.provisioner.cloud.Instance;

@@ -1,4 +1,4 @@
-package sh.kaito.controller.runtime;
+package sh.kaito.operator;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

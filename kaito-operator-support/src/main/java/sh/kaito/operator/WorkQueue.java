@@ -1,4 +1,4 @@
-package sh.kaito.controller.runtime;
+package sh.kaito.operator;
 
 import java.time.Duration;
 import java.util.HashSet;
@@ -9,9 +9,9 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A keyed work queue with client-go's guarantees: a key waiting is queued once however many events
- * arrive, a key is never processed by two workers at once, and a key added while it is being
- * processed is processed again afterwards.
+ * A keyed work queue for Kaito's controllers, with client-go's guarantees: a key waiting is queued
+ * once however many events arrive, a key is never processed by two workers at once, and a key added
+ * while it is being processed is processed again afterwards.
  */
 public final class WorkQueue implements AutoCloseable {
   private final LinkedHashSet<String> queue = new LinkedHashSet<>();
@@ -39,7 +39,13 @@ public final class WorkQueue implements AutoCloseable {
     }
   }
 
+  /** Adds the key once the delay has passed (a requeue); nothing after close. */
   public void addAfter(String key, Duration delay) {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+    }
     delays.schedule(() -> add(key), delay.toMillis(), TimeUnit.MILLISECONDS);
   }
 
