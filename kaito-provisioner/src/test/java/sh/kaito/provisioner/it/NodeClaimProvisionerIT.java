@@ -237,8 +237,12 @@ class NodeClaimProvisionerIT {
 
     @Override
     public Instance create(NodeClaim claim) throws LaunchException {
-      real.create(claim);
-      creates.incrementAndGet();
+      try {
+        real.create(claim);
+      } finally {
+        // Counted only after the machine exists, so the test can wait for a finished "crash".
+        creates.incrementAndGet();
+      }
       throw new IllegalStateException("process killed after the machine was made");
     }
 
@@ -271,6 +275,11 @@ class NodeClaimProvisionerIT {
         .withLabel(FakeGpuNodes.CLAIM_LABEL, name)
         .informOnCondition(nodes -> !nodes.isEmpty())
         .get(60, TimeUnit.SECONDS);
+    // The node shows up while create() is still returning; wait for the "crash" itself.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (crashing.creates.get() == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
     controller.close();
     assertThat(crashing.creates.get()).isPositive();
     NodeClaim before = client.resources(NodeClaim.class).withName(name).get();
