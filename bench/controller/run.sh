@@ -9,8 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 n="${1:-500}"
 workers="${2:-8}"
-./mvnw -B -q -o verify -pl kaito-controller -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
-  -Dit.test=ControllerBenchIT -Dkaito.bench=true -Dkaito.bench.workspaces="$n" \
-  -Dkaito.bench.workers="$workers" >/dev/null
+log="$(mktemp)"
+# -am: the modules it depends on are built from this tree (their tests skipped), not taken from ~/.m2.
+if ! ./mvnw -B -o verify -pl kaito-controller -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dit.test=ControllerBenchIT -Dfailsafe.failIfNoSpecifiedTests=false -Dkaito.bench=true \
+  -Dkaito.bench.workspaces="$n" -Dkaito.bench.workers="$workers" >"$log" 2>&1; then
+  tail -60 "$log"
+  echo "bench/controller: the build or the bench failed (full log: $log)" >&2
+  exit 1
+fi
+rm -f "$log"
 result="$(cat kaito-controller/target/bench-controller-result.txt)"
 echo "$(date -u +%FT%TZ) $(nproc)cpu $result" | tee -a bench/controller/results.txt

@@ -33,6 +33,7 @@ import sh.kaito.controller.webhook.AdmissionServer;
 import sh.kaito.controller.webhook.TlsMaterial;
 import sh.kaito.controller.webhook.WebhookCertificates;
 import sh.kaito.controller.webhook.WorkspaceAdmission;
+import sh.kaito.operator.KubeConfigs;
 import sh.kaito.presets.sizing.CatalogPresetChecks;
 
 /**
@@ -57,7 +58,8 @@ public final class OperatorMain {
 
     // fabric8 allows 5 concurrent requests per host by default: too few for several workers.
     io.fabric8.kubernetes.client.Config config =
-        io.fabric8.kubernetes.client.Config.autoConfigure(null);
+        KubeConfigs.withoutCertificateOnlyRefresh(
+            io.fabric8.kubernetes.client.Config.autoConfigure(null));
     config.setMaxConcurrentRequests(64);
     config.setMaxConcurrentRequestsPerHost(Math.max(5, 2 * options.workers()));
     KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();

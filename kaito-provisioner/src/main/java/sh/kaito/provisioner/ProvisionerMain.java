@@ -15,6 +15,7 @@ import java.time.Clock;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sh.kaito.operator.KubeConfigs;
 import sh.kaito.presets.sku.SkuTable;
 import sh.kaito.provisioner.cloud.CloudProvider;
 import sh.kaito.provisioner.cloud.FakeGpuCloudProvider;
@@ -81,10 +82,14 @@ public final class ProvisionerMain {
 
   private static KubernetesClient client(String kubeconfig) throws IOException {
     if (kubeconfig == null) {
-      return new KubernetesClientBuilder().build();
+      return new KubernetesClientBuilder()
+          .withConfig(KubeConfigs.withoutCertificateOnlyRefresh(Config.autoConfigure(null)))
+          .build();
     }
     String yaml = Files.readString(Path.of(kubeconfig));
-    return new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(yaml)).build();
+    return new KubernetesClientBuilder()
+        .withConfig(KubeConfigs.withoutCertificateOnlyRefresh(Config.fromKubeconfig(yaml)))
+        .build();
   }
 
   private static void reply(HttpExchange e, int status, String body) throws IOException {

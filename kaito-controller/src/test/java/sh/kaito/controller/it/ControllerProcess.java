@@ -2,6 +2,7 @@ package sh.kaito.controller.it;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import sh.kaito.controller.OperatorMain;
 
@@ -11,19 +12,25 @@ final class ControllerProcess {
 
   static Process start(Path kubeconfig, Path log, String... extraEnv) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb =
-        new ProcessBuilder(
-            List.of(
-                java,
-                "-Xmx" + System.getProperty("kaito.controller.xmx", "128m"),
-                "-Xss512k",
-                "-XX:ReservedCodeCacheSize=32m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                "-Dorg.slf4j.simpleLogger.showDateTime=true",
-                "-cp",
-                System.getProperty("java.class.path"),
-                OperatorMain.class.getName()));
+    List<String> command = new ArrayList<>();
+    command.addAll(
+        List.of(
+            java,
+            "-Xmx" + System.getProperty("kaito.controller.xmx", "128m"),
+            "-Xss512k",
+            "-XX:ReservedCodeCacheSize=32m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Dorg.slf4j.simpleLogger.showDateTime=true"));
+    // Extra JVM flags for investigations (they come last, so they win), e.g.
+    // -Dkaito.controller.jvmArgs=-XX:StartFlightRecording=filename=/tmp/c.jfr
+    String extra = System.getProperty("kaito.controller.jvmArgs", "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(List.of(extra.split("\\s+")));
+    }
+    command.addAll(
+        List.of("-cp", System.getProperty("java.class.path"), OperatorMain.class.getName()));
+    ProcessBuilder pb = new ProcessBuilder(command);
     pb.environment().put("KUBECONFIG", kubeconfig.toString());
     pb.environment().put("KAITO_LEADER_ELECT", "false");
     pb.environment().put("KAITO_WEBHOOK_PORT", "0");
