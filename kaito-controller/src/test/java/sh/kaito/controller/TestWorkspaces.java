@@ -27,6 +27,11 @@ public final class TestWorkspaces {
     return example("inference/kaito_workspace_phi_3_mini_128k.yaml", change);
   }
 
+  /** {@code inference.template}: the user's own model server instead of a preset. */
+  public static Workspace customTemplate(UnaryOperator<Workspace> change) {
+    return example("inference/kaito_workspace_custom_template.yaml", change);
+  }
+
   public static Workspace phi3WithAdapters() {
     return example("inference/kaito_workspace_phi_3_with_adapters.yaml", w -> w);
   }

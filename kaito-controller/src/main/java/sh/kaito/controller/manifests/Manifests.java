@@ -134,6 +134,17 @@ public final class Manifests {
 
   /** Required node affinity: the user's sanitized matchLabels plus the provisioner's labels. */
   public static NodeAffinity nodeAffinity(WorkloadInputs in) {
+    return new NodeAffinityBuilder()
+        .withNewRequiredDuringSchedulingIgnoredDuringExecution()
+        .addNewNodeSelectorTerm()
+        .withMatchExpressions(nodeRequirements(in))
+        .endNodeSelectorTerm()
+        .endRequiredDuringSchedulingIgnoredDuringExecution()
+        .build();
+  }
+
+  /** Where the workspace's pods may run: sanitized matchLabels {@code In}, provisioner labels. */
+  public static List<NodeSelectorRequirement> nodeRequirements(WorkloadInputs in) {
     List<NodeSelectorRequirement> terms = new ArrayList<>();
     WorkspaceLabels.sanitizedMatchLabels(
             in.workspace().getResource() == null
@@ -141,13 +152,7 @@ public final class Manifests {
                 : in.workspace().getResource().labelSelector())
         .forEach((k, v) -> terms.add(new NodeSelectorRequirement(k, "In", List.of(v))));
     terms.addAll(in.provisionerSelector());
-    return new NodeAffinityBuilder()
-        .withNewRequiredDuringSchedulingIgnoredDuringExecution()
-        .addNewNodeSelectorTerm()
-        .withMatchExpressions(terms)
-        .endNodeSelectorTerm()
-        .endRequiredDuringSchedulingIgnoredDuringExecution()
-        .build();
+    return terms;
   }
 
   public static ResourceRequirements gpuResources(int gpus) {

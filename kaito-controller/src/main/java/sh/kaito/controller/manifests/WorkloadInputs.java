@@ -10,8 +10,10 @@ import sh.kaito.controller.ControllerOptions;
  * Everything a desired workload is computed from: no client, no clock.
  *
  * @param workspace the workspace as observed
- * @param presetName the model preset ({@code inference.preset.name} or {@code tuning.preset.name})
- * @param gpusPerNode {@code nvidia.com/gpu} each pod requests (the SKU's GPU count)
+ * @param presetName the model preset ({@code inference.preset.name} or {@code tuning.preset.name});
+ *     null for an {@code inference.template} workspace
+ * @param gpusPerNode {@code nvidia.com/gpu} each pod requests (the SKU's GPU count); 0 for a
+ *     template of an unknown SKU (the template's containers say what they request)
  * @param replicas pods (one per node), i.e. {@code status.targetNodeCount}
  * @param revision the workspace revision the workload is stamped with
  * @param provisionerSelector node requirements the provisioner adds (its ownership labels)

@@ -5,10 +5,13 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeSelectorRequirement;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.karpenter.KarpenterConditions;
@@ -20,6 +23,7 @@ import sh.kaito.controller.ControllerOptions;
 import sh.kaito.controller.manifests.NodeClaims;
 import sh.kaito.controller.runtime.EventRecorder;
 import sh.kaito.controller.status.Verdict;
+import sh.kaito.presets.sku.SkuTable;
 
 /**
  * Kaito's default: one Karpenter {@code NodeClaim} per node, fulfilled by a provisioner
@@ -35,13 +39,25 @@ public final class NodeClaimProvisioner implements NodeProvisioner {
   private final ClusterView view;
   private final ControllerOptions options;
   private final EventRecorder events;
+  private final SkuTable skus;
 
+  /** Nodes whose labelling failed and was logged once (no RBAC to patch nodes, for instance). */
+  private final Set<String> labelFailuresLogged = ConcurrentHashMap.newKeySet();
+
+  /**
+   * @param skus the known GPU SKUs: only their nodes get {@code accelerator=nvidia}
+   */
   public NodeClaimProvisioner(
-      KubernetesClient client, ClusterView view, ControllerOptions options, EventRecorder events) {
+      KubernetesClient client,
+      ClusterView view,
+      ControllerOptions options,
+      EventRecorder events,
+      SkuTable skus) {
     this.client = client;
     this.view = view;
     this.options = options;
     this.events = events;
+    this.skus = skus;
   }
 
   @Override
@@ -104,11 +120,51 @@ public final class NodeClaimProvisioner implements NodeProvisioner {
         candidates.add(node);
       }
     }
+    if (instanceType != null && skus.find(instanceType).isPresent()) {
+      candidates.stream()
+          .filter(Nodes::needsAcceleratorLabel)
+          .forEach(node -> labelAccelerator(workspace, node));
+    }
     Nodes.Gate gate = Nodes.gate(candidates, instanceType, target, "Not enough Nodes are ready");
     Verdict nodesVerdict = gate.verdict();
     List<String> workers = gate.workers();
     boolean poll = claimVerdict.ok() && !nodesVerdict.ok();
     return new NodeReadiness(claimVerdict, nodesVerdict, workers, poll);
+  }
+
+  /**
+   * Adds {@code accelerator=nvidia} to a node of the workspace's NodeClaims (a merge patch of that
+   * one label). Best effort: the label is a convention, the readiness signal is the GPU capacity,
+   * so a refused patch is logged once per node and serving goes on.
+   */
+  private void labelAccelerator(Workspace workspace, Node node) {
+    String name = node.getMetadata().getName();
+    String patch =
+        "{\"metadata\":{\"labels\":{\""
+            + WorkspaceLabels.ACCELERATOR
+            + "\":\""
+            + WorkspaceLabels.ACCELERATOR_NVIDIA
+            + "\"}}}";
+    try {
+      client.nodes().withName(name).patch(PatchContext.of(PatchType.JSON_MERGE), patch);
+      log.info(
+          "event=NodeLabelled workspace={}/{} node={} label={}={}",
+          workspace.getMetadata().getNamespace(),
+          workspace.getMetadata().getName(),
+          name,
+          WorkspaceLabels.ACCELERATOR,
+          WorkspaceLabels.ACCELERATOR_NVIDIA);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404 && labelFailuresLogged.add(name)) {
+        log.warn(
+            "event=NodeLabelFailed node={} label={}={} code={} error=\"{}\"",
+            name,
+            WorkspaceLabels.ACCELERATOR,
+            WorkspaceLabels.ACCELERATOR_NVIDIA,
+            e.getCode(),
+            e.getMessage());
+      }
+    }
   }
 
   static boolean isReady(NodeClaim c) {

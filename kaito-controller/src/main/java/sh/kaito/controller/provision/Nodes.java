@@ -4,8 +4,10 @@ import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Quantity;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import sh.kaito.api.karpenter.KarpenterConditions;
 import sh.kaito.api.v1beta1.WorkspaceConditions.Reasons;
+import sh.kaito.api.v1beta1.WorkspaceLabels;
 import sh.kaito.controller.status.Verdict;
 
 /** Readiness checks on one node. */
@@ -37,6 +39,17 @@ public final class Nodes {
     } catch (ArithmeticException | IllegalArgumentException e) {
       return 0;
     }
+  }
+
+  /**
+   * True when a Ready node lacks {@code accelerator=nvidia}, the AKS GPU-node label upstream's
+   * controller puts on the nodes of its NodeClaims (contract §2.2, third gate).
+   */
+  public static boolean needsAcceleratorLabel(Node node) {
+    Map<String, String> labels = node.getMetadata().getLabels();
+    return isReady(node)
+        && !WorkspaceLabels.ACCELERATOR_NVIDIA.equals(
+            labels == null ? null : labels.get(WorkspaceLabels.ACCELERATOR));
   }
 
   public static String instanceType(Node node) {

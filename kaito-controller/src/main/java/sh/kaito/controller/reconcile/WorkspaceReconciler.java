@@ -35,6 +35,7 @@ import sh.kaito.controller.manifests.InferenceWorkloads;
 import sh.kaito.controller.manifests.Manifests;
 import sh.kaito.controller.manifests.ServedAdapter;
 import sh.kaito.controller.manifests.Services;
+import sh.kaito.controller.manifests.TemplateWorkloads;
 import sh.kaito.controller.manifests.TuningJobs;
 import sh.kaito.controller.manifests.WorkloadInputs;
 import sh.kaito.controller.provision.ClusterView;
@@ -110,10 +111,10 @@ public final class WorkspaceReconciler {
     try {
       String revision = ensureRevision(ws);
       ws = ensureMetadata(ws, revision);
-      ModelPreset preset = preset(ws);
+      ModelPreset preset = runsTemplate(ws) ? null : preset(ws);
       checkResource(ws);
       target = targetNodeCount(ws, preset);
-      provisioner.provision(ws, target, preset.disk().toQuantity());
+      provisioner.provision(ws, target, preset == null ? null : preset.disk().toQuantity());
       nodes = provisioner.readiness(ws, target);
       if (!nodes.ready()) {
         result = nodes.pollAgain() ? Result.after(options.requeueAfter()) : Result.DONE;
@@ -123,13 +124,16 @@ public final class WorkspaceReconciler {
         WorkloadInputs in =
             new WorkloadInputs(
                 ws,
-                preset.name(),
+                preset == null ? null : preset.name(),
                 gpusPerNode(ws, preset),
                 target,
                 revision,
                 provisioner.nodeSelector(ws),
                 options);
-        result = ws.hasTuning() ? ensureTuning(in, preset) : ensureInference(in, preset);
+        result =
+            ws.hasTuning()
+                ? ensureTuning(in, preset)
+                : preset == null ? ensureTemplateInference(in) : ensureInference(in, preset);
       }
     } catch (UserError e) {
       error = e.getMessage();
@@ -332,9 +336,6 @@ public final class WorkspaceReconciler {
             ? ws.getTuning().preset()
             : ws.hasInference() ? ws.getInference().preset() : null;
     if (spec == null || spec.name() == null) {
-      if (ws.hasInference() && ws.getInference().template() != null) {
-        throw new UserError("custom inference templates are not supported by this controller yet");
-      }
       throw new UserError("Either Inference or Tuning must be specified, with a preset");
     }
     PresetMatch match = catalog.lookup(spec.name());
@@ -348,6 +349,22 @@ public final class WorkspaceReconciler {
       throw new UserError("preset " + spec.name() + " does not support tuning");
     }
     return found.preset();
+  }
+
+  /**
+   * True for a workspace running its own pod template (no preset, no sizing, no weights); checked
+   * before any node is asked for, so an unusable template costs no GPU node.
+   */
+  private static boolean runsTemplate(Workspace ws) {
+    if (!TemplateWorkloads.isTemplate(ws)) {
+      return false;
+    }
+    TemplateWorkloads.problem(ws)
+        .ifPresent(
+            problem -> {
+              throw new UserError(problem);
+            });
+    return true;
   }
 
   /** What the API server's schema lets through but the controller cannot act on. */
@@ -373,7 +390,7 @@ public final class WorkspaceReconciler {
     boolean transformers =
         "transformers".equalsIgnoreCase(ws.annotations().get(WorkspaceAnnotations.RUNTIME));
     GpuSku sku = sku(ws);
-    if (transformers || sku == null) {
+    if (preset == null || transformers || sku == null) {
       return Math.max(1, count);
     }
     try {
@@ -393,7 +410,7 @@ public final class WorkspaceReconciler {
     if (sku != null) {
       return sku.gpuCount();
     }
-    return Math.max(1, preset.inference().gpu().count());
+    return preset == null ? 0 : Math.max(1, preset.inference().gpu().count());
   }
 
   static boolean serveAfterTuning(Workspace ws) {
@@ -517,6 +534,51 @@ public final class WorkspaceReconciler {
         in.workspace(),
         "StatefulSetUpdated",
         "rolled the inference StatefulSet to revision " + in.revision());
+  }
+
+  /**
+   * The user's pod template as the StatefulSet: created, then on a new revision its pod template is
+   * replaced (upstream creates it only). What the API server refuses in the template is the user's
+   * to fix, so it becomes the status message rather than a retry loop.
+   */
+  private Result ensureTemplateInference(WorkloadInputs in) {
+    StatefulSet desired = TemplateWorkloads.desired(in);
+    StatefulSet current = view.statefulSet(in.namespace(), in.name());
+    var statefulSets = client.apps().statefulSets().inNamespace(in.namespace());
+    try {
+      if (current == null) {
+        createIgnoringConflict(() -> statefulSets.resource(desired).create());
+      } else if (!in.revision()
+          .equals(
+              annotation(current.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION))) {
+        statefulSets.resource(TemplateWorkloads.rolled(current, desired)).update();
+      } else {
+        return Result.DONE;
+      }
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 422) {
+        throw new UserError(
+            "inference.template is not a valid StatefulSet pod template: "
+                + (e.getStatus() != null && e.getStatus().getMessage() != null
+                    ? e.getStatus().getMessage()
+                    : e.getMessage()));
+      }
+      throw e;
+    }
+    String reason = current == null ? "StatefulSetCreated" : "StatefulSetUpdated";
+    log.info(
+        "event={} workspace={}/{} revision={} template=true",
+        reason,
+        in.namespace(),
+        in.name(),
+        in.revision());
+    events.normal(
+        in.workspace(),
+        reason,
+        (current == null ? "created" : "rolled")
+            + " the StatefulSet of inference.template to revision "
+            + in.revision());
+    return Result.DONE;
   }
 
   private static void createIgnoringConflict(Runnable create) {

@@ -61,9 +61,10 @@ public final class WorkspaceController implements AutoCloseable {
     this.options = options;
     this.view = new InformerClusterView(client, !options.nodeAutoProvisioning(), queue::add);
     this.events = new EventRecorder.Kubernetes(client);
+    SkuTable skus = SkuTable.azure();
     NodeProvisioner provisioner =
         options.nodeAutoProvisioning()
-            ? new NodeClaimProvisioner(client, view, options, events)
+            ? new NodeClaimProvisioner(client, view, options, events, skus)
             : new ByoNodeProvisioner(view);
     this.reconciler =
         new WorkspaceReconciler(
@@ -71,7 +72,7 @@ public final class WorkspaceController implements AutoCloseable {
             view,
             provisioner,
             PresetCatalog.builtIn(),
-            SkuTable.azure(),
+            skus,
             options,
             events,
             Clock.systemUTC(),

@@ -5,10 +5,16 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.function.Predicate;
+import sh.kaito.api.conditions.Conditions;
+import sh.kaito.api.karpenter.NodeClaim;
 import sh.kaito.api.v1beta1.Workspace;
+import sh.kaito.api.v1beta1.WorkspaceConditions;
+import sh.kaito.api.v1beta1.WorkspaceLabels;
 import sh.kaito.controller.ControllerOptions;
 import sh.kaito.controller.runtime.WorkspaceController;
+import sh.kaito.testsupport.ControlPlane;
 
 /** Starting the controller in the test JVM, and polling helpers. */
 final class ControllerHarness {
@@ -29,6 +35,81 @@ final class ControllerHarness {
       throw new IllegalStateException("missing example " + p);
     }
     return p;
+  }
+
+  /** {@code kubectl apply -n NS -f examples/RELATIVE}; fails with kubectl's output. */
+  static void applyExample(ControlPlane cp, String ns, String relative) {
+    var applied = cp.kubectl("apply", "-n", ns, "-f", example(relative).toString());
+    if (applied.exitCode() != 0) {
+      throw new AssertionError("kubectl apply " + relative + ": " + applied.output());
+    }
+  }
+
+  /**
+   * Deletes the workspace as a user would and waits until it is gone; by then its NodeClaims must
+   * be gone too (the finalizer waits for them), and then everything it owned in the namespace.
+   */
+  static void deleteAndAwaitNothingLeft(
+      KubernetesClient client, ControlPlane cp, String ns, String name, Duration timeout)
+      throws InterruptedException {
+    var deleted = cp.kubectl("delete", "workspace", name, "-n", ns, "--wait=false");
+    if (deleted.exitCode() != 0) {
+      throw new AssertionError("kubectl delete: " + deleted.output());
+    }
+    await("the workspace gone", timeout, () -> workspace(client, ns, name) == null, gone -> gone);
+    List<NodeClaim> claims =
+        client
+            .resources(NodeClaim.class)
+            .withLabel(WorkspaceLabels.WORKSPACE_NAMESPACE, ns)
+            .list()
+            .getItems();
+    if (!claims.isEmpty()) {
+      throw new AssertionError("NodeClaims left after the finalizer was removed: " + claims);
+    }
+    await(
+        "owned objects collected",
+        timeout,
+        () ->
+            client.apps().statefulSets().inNamespace(ns).list().getItems().size()
+                + client.services().inNamespace(ns).list().getItems().size()
+                + client.apps().controllerRevisions().inNamespace(ns).list().getItems().size(),
+        n -> n == 0);
+  }
+
+  /** Waits until the workspace is InferenceReady and WorkspaceSucceeded. */
+  static Workspace awaitInferenceReady(
+      KubernetesClient client, String ns, String name, Duration timeout)
+      throws InterruptedException {
+    return await(
+        name + " InferenceReady",
+        timeout,
+        () -> workspace(client, ns, name),
+        w ->
+            w.getStatus() != null
+                && Conditions.isTrue(
+                    w.getStatus().conditions(), WorkspaceConditions.INFERENCE_READY)
+                && Conditions.isTrue(
+                    w.getStatus().conditions(), WorkspaceConditions.WORKSPACE_SUCCEEDED));
+  }
+
+  /** Waits until the workspace's {@code type} condition's message contains {@code fragment}. */
+  static Workspace awaitMessage(
+      KubernetesClient client,
+      String ns,
+      String name,
+      String type,
+      String fragment,
+      Duration timeout)
+      throws InterruptedException {
+    return await(
+        name + " " + type + " saying \"" + fragment + "\"",
+        timeout,
+        () -> workspace(client, ns, name),
+        w ->
+            w.getStatus() != null
+                && Conditions.find(w.getStatus().conditions(), type)
+                    .map(c -> c.getMessage() != null && c.getMessage().contains(fragment))
+                    .orElse(false));
   }
 
   /** Polls until {@code check} holds; fails with what was last seen. */

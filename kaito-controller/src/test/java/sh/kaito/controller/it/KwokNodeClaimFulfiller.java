@@ -1,6 +1,7 @@
 package sh.kaito.controller.it;
 
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.Watch;
@@ -24,6 +25,9 @@ import sh.kaito.testsupport.FakeNodes;
  * A test provisioner: turns each NodeClaim of the given workspace namespace into a kwok GPU node
  * (labels copied from the claim as Karpenter does, GPUs from the SKU table, {@code sku=gpu} taint)
  * and marks the claim Launched/Registered/Initialized/Ready. Deleting a claim deletes its node.
+ *
+ * <p>The node has no {@code accelerator} label (a provisioner does not set it; upstream's
+ * controller does, and so must ours).
  */
 final class KwokNodeClaimFulfiller implements AutoCloseable {
   private final KubernetesClient client;
@@ -86,8 +90,23 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
     for (Map.Entry<String, String> l : claim.getMetadata().getLabels().entrySet()) {
       spec = spec.withLabel(l.getKey(), l.getValue());
     }
+    Node node = spec.toNode();
+    node.getMetadata().getLabels().remove(WorkspaceLabels.ACCELERATOR);
     try {
-      FakeNodes.create(client, spec);
+      client.nodes().resource(node).create();
+      client
+          .nodes()
+          .withName(node.getMetadata().getName())
+          .waitUntilCondition(
+              n ->
+                  n != null
+                      && n.getStatus() != null
+                      && n.getStatus().getConditions() != null
+                      && n.getStatus().getConditions().stream()
+                          .anyMatch(
+                              c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus())),
+              60,
+              TimeUnit.SECONDS);
     } catch (KubernetesClientException e) {
       if (e.getCode() != 409) {
         throw e;

@@ -39,15 +39,7 @@ class SeedTuningFlowIT {
     String ns = TestNamespaces.create(client, "seed");
     try (KwokNodeClaimFulfiller fulfiller = new KwokNodeClaimFulfiller(client, ns);
         WorkspaceController controller = ControllerHarness.start(client)) {
-      var applied =
-          cp.kubectl(
-              "apply",
-              "-n",
-              ns,
-              "-f",
-              ControllerHarness.example("fine-tuning/kaito_workspace_tuning_phi_3.yaml")
-                  .toString());
-      assertThat(applied.exitCode()).as(applied.output()).isZero();
+      ControllerHarness.applyExample(cp, ns, "fine-tuning/kaito_workspace_tuning_phi_3.yaml");
 
       NodeClaim claim =
           await(

@@ -52,6 +52,33 @@ class NodeClaimProvisionerTest {
         .isEqualTo("AwaitingReconciliation");
   }
 
+  static io.fabric8.kubernetes.api.model.Node node(boolean ready, String accelerator) {
+    var b =
+        new io.fabric8.kubernetes.api.model.NodeBuilder()
+            .withNewMetadata()
+            .withName("n")
+            .addToLabels("node.kubernetes.io/instance-type", "Standard_NC24ads_A100_v4")
+            .endMetadata()
+            .withNewStatus()
+            .addNewCondition()
+            .withType("Ready")
+            .withStatus(ready ? "True" : "False")
+            .endCondition()
+            .endStatus();
+    if (accelerator != null) {
+      b.editMetadata().addToLabels("accelerator", accelerator).endMetadata();
+    }
+    return b.build();
+  }
+
+  @Test
+  void acceleratorLabelIsAddedOnlyToReadyNodesThatLackIt() {
+    assertThat(Nodes.needsAcceleratorLabel(node(true, null))).isTrue();
+    assertThat(Nodes.needsAcceleratorLabel(node(true, "amd"))).isTrue();
+    assertThat(Nodes.needsAcceleratorLabel(node(true, "nvidia"))).isFalse();
+    assertThat(Nodes.needsAcceleratorLabel(node(false, null))).isFalse();
+  }
+
   @Test
   void readyNeedsTheReadyCondition() {
     assertThat(NodeClaimProvisioner.isReady(claim("a", "Ready", "True", "Ready", ""))).isTrue();
