@@ -1,6 +1,9 @@
 package sh.kaito.controller.it;
 
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -10,18 +13,32 @@ import sh.kaito.controller.OperatorMain;
 final class ControllerProcess {
   private ControllerProcess() {}
 
+  /** The JVM flags of deploy/controller.yaml (what we ship is what the tests and bench run). */
+  static List<String> deployedJvmFlags() throws IOException {
+    Path manifest = Path.of("..", "deploy", "controller.yaml");
+    List<String> flags = new ArrayList<>();
+    Object parsed = new KubernetesSerialization().unmarshal(Files.readString(manifest));
+    for (Object o : parsed instanceof List<?> docs ? docs : List.of(parsed)) {
+      if (o instanceof Deployment d) {
+        for (String arg : d.getSpec().getTemplate().getSpec().getContainers().get(0).getArgs()) {
+          if (arg.startsWith("-X")) {
+            flags.add(arg);
+          }
+        }
+      }
+    }
+    if (flags.isEmpty()) {
+      throw new IllegalStateException("no JVM flags found in " + manifest.toAbsolutePath());
+    }
+    return flags;
+  }
+
   static Process start(Path kubeconfig, Path log, String... extraEnv) throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> command = new ArrayList<>();
-    command.addAll(
-        List.of(
-            java,
-            "-Xmx" + System.getProperty("kaito.controller.xmx", "128m"),
-            "-Xss512k",
-            "-XX:ReservedCodeCacheSize=32m",
-            "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1",
-            "-Dorg.slf4j.simpleLogger.showDateTime=true"));
+    command.add(java);
+    command.addAll(deployedJvmFlags());
+    command.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
     // Extra JVM flags for investigations (they come last, so they win), e.g.
     // -Dkaito.controller.jvmArgs=-XX:StartFlightRecording=filename=/tmp/c.jfr
     String extra = System.getProperty("kaito.controller.jvmArgs", "").trim();
