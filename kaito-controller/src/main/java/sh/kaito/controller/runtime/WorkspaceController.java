@@ -1,6 +1,7 @@
 package sh.kaito.controller.runtime;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -151,6 +152,17 @@ public final class WorkspaceController implements AutoCloseable {
         Result r = reconciler.reconcile(key.substring(0, slash), key.substring(slash + 1));
         if (r.requeue()) {
           queue.addAfter(key, r.requeueAfter());
+        }
+      } catch (KubernetesClientException e) {
+        if (e.getCode() == 409) {
+          // A write raced another (our cache was behind): not an error, try again at once with
+          // the newer object the watch brings.
+          log.debug("event=ReconcileConflict workspace={}", key);
+          queue.addAfter(key, Duration.ofMillis(100));
+        } else {
+          errors.increment();
+          log.warn("event=ReconcileFailed workspace={} error=\"{}\"", key, e.toString());
+          queue.addAfter(key, Duration.ofSeconds(5));
         }
       } catch (RuntimeException e) {
         errors.increment();
