@@ -41,6 +41,7 @@ def timed(args):
 
     torch.set_num_threads(args.threads)
     model = tf.AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).eval()
+    attention = model.config._attn_implementation  # HF's default here: sdpa
     vocab = model.config.vocab_size
     ids = torch.randint(3, vocab, (1, args.prompt), generator=torch.Generator().manual_seed(1))
     best_prefill, best_decode = float("inf"), float("inf")
@@ -48,7 +49,9 @@ def timed(args):
     with torch.inference_mode():
         for r in range(args.repeats + 1):  # the first round warms up
             c0, t0 = time.process_time(), time.perf_counter()
-            out = model(ids, use_cache=True)
+            # Only the last position's logits, as HF's generate() asks for (logits_to_keep=1) and
+            # as our engine computes them.
+            out = model(ids, use_cache=True, logits_to_keep=1)
             c1, t1 = time.process_time(), time.perf_counter()
             past = out.past_key_values
             nxt = out.logits[:, -1].argmax(-1, keepdim=True)
@@ -66,7 +69,8 @@ def timed(args):
     print(f"hf prefill_tok_s={args.prompt / best_prefill:.1f} "
           f"decode_tok_s={(args.new - 1) / best_decode:.1f} "
           f"prefill_cpu_tok_s={args.prompt / cpu_prefill:.1f} "
-          f"decode_cpu_tok_s={(args.new - 1) / cpu_decode:.1f} threads={args.threads}")
+          f"decode_cpu_tok_s={(args.new - 1) / cpu_decode:.1f} threads={args.threads} "
+          f"torch_threads={torch.get_num_threads()} attention={attention}")
 
 
 def main():
