@@ -242,9 +242,13 @@ public final class ChatServer implements AutoCloseable {
       return JSON.readTree(body);
     } catch (JsonProcessingException e) {
       var at = e.getLocation();
+      String problem = e.getOriginalMessage();
+      if (problem.startsWith("Trailing token")) {
+        problem = "more data follows the JSON value";
+      }
       throw ApiException.badRequest(
           "the request body is not valid JSON: "
-              + SOURCE.matcher(e.getOriginalMessage()).replaceAll("[")
+              + SOURCE.matcher(problem).replaceAll("[")
               + (at == null
                   ? ""
                   : " (line " + at.getLineNr() + ", column " + at.getColumnNr() + ")"),

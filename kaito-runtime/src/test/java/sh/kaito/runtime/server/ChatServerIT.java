@@ -232,6 +232,62 @@ class ChatServerIT {
   }
 
   @Test
+  void kaitoChatOptions() throws Exception {
+    // handle_long_generation "hole": a prompt past the context loses its start, HF's pipeline way.
+    String prompt = "abcdefghij".repeat(10); // 100 byte-level tokens > context 96
+    long[] ids = model.tokenizer().encode(prompt, true);
+    long[] kept = java.util.Arrays.copyOfRange(ids, ids.length - (CONTEXT - 6), ids.length);
+    Generation hole = direct(kept, 6, model.allAdapters());
+    ServerClient.Reply r =
+        client.post(
+            "/chat",
+            "{\"prompt\": \""
+                + prompt
+                + "\", \"return_full_text\": false, \"handle_long_generation\": \"hole\","
+                + " \"generate_kwargs\": {\"do_sample\": false, \"max_new_tokens\": 6}}");
+    assertThat(r.status()).as(r.body()).isEqualTo(200);
+    assertThat(r.json().path("Result").asText()).isEqualTo(text(hole.tokens()));
+
+    // num_return_sequences: upstream concatenates the sequences' texts.
+    long[] hi = model.tokenizer().encode("Hi", true);
+    String once = text(direct(hi, 5, model.allAdapters()).tokens());
+    r =
+        client.post(
+            "/chat",
+            """
+            {"prompt": "Hi", "generate_kwargs": {"do_sample": false, "max_new_tokens": 5,
+             "num_return_sequences": 2}}
+            """);
+    assertThat(r.json().path("Result").asText()).isEqualTo("Hi" + once + "Hi" + once);
+
+    // Sampling (upstream's default do_sample true, top_k 10) with a seed is reproducible.
+    String seeded =
+        """
+        {"prompt": "Hi", "generate_kwargs": {"max_new_tokens": 12, "seed": %d}}
+        """;
+    String a = client.post("/chat", seeded.formatted(1)).json().path("Result").asText();
+    assertThat(client.post("/chat", seeded.formatted(1)).json().path("Result").asText())
+        .isEqualTo(a);
+    assertThat(KaitoChatApi.cleanUpTokenizationSpaces("It 's fine , is n't it ?"))
+        .isEqualTo("It's fine, isn't it?");
+  }
+
+  @Test
+  void openAiSamplingWithASeedIsReproducible() throws Exception {
+    String request =
+        """
+        {"prompt": "Once", "max_tokens": 16, "temperature": 1.0, "top_p": 0.95, "seed": %d,
+         "return_token_ids": true}
+        """;
+    JsonNode first = client.post("/v1/completions", request.formatted(5)).json();
+    JsonNode again = client.post("/v1/completions", request.formatted(5)).json();
+    long[] greedy = direct(model.tokenizer().encode("Once", true), 16, Adapters.NONE).tokens();
+    long[] sampled = longs(first.path("choices").get(0).path("token_ids"));
+    assertThat(longs(again.path("choices").get(0).path("token_ids"))).containsExactly(sampled);
+    assertThat(sampled).as("temperature 1 samples, it is not greedy").isNotEqualTo(greedy);
+  }
+
+  @Test
   void streamingConcatenatesToTheNonStreamingAnswer() throws Exception {
     String request =
         """
