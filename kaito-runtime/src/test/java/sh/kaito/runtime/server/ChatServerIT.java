@@ -762,6 +762,25 @@ class ChatServerIT {
   }
 
   @Test
+  void aGenerationLongerThanJettysIdleTimeoutStillAnswers() throws Exception {
+    GenerationEngine real = model.engine();
+    ServedModel slow =
+        model.withEngine(
+            (prompt, params, adapters, listener) -> {
+              try {
+                Thread.sleep(35_000); // past Jetty's default 30 s idle timeout, no bytes sent
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              return real.generate(prompt, params, adapters, listener);
+            });
+    try (ChatServer s = started(CompletableFuture.completedFuture(slow), 4)) {
+      ServerClient.Reply r = new ServerClient(s.port()).post("/v1/chat/completions", CHAT);
+      assertThat(r.status()).as(r.body()).isEqualTo(200);
+    }
+  }
+
+  @Test
   void metricsCountRequestsAndTokens() throws Exception {
     try (ChatServer s = started(CompletableFuture.completedFuture(model), 4)) {
       ServerClient c = new ServerClient(s.port());
