@@ -1,0 +1,173 @@
+package sh.kaito.runtime.cli;
+
+import ai.djl.Device;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import sh.kaito.runtime.engine.Devices;
+import sh.kaito.runtime.server.ChatServer;
+import sh.kaito.runtime.server.ModelSpec;
+import sh.kaito.runtime.server.ServedModel;
+import sh.kaito.runtime.server.ServerConfig;
+
+/**
+ * {@code kaito-runtime serve}: listen at once (so {@code /health} answers 503 while the weights
+ * load), load the model and adapters, then serve until SIGTERM. A model that fails to load ends the
+ * process with exit code 1 and one log line, so the pod restarts and its status shows why.
+ */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Serve a model: /health, /chat, the OpenAI API and /metrics on --port.")
+final class ServeCommand implements Callable<Integer> {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
+
+  @ParentCommand RuntimeCli root;
+
+  @Option(
+      names = "--weights",
+      required = true,
+      paramLabel = "DIR",
+      description = "The HF model directory (config.json, *.safetensors, tokenizer.json)")
+  Path weights;
+
+  @Option(
+      names = "--preset",
+      paramLabel = "NAME",
+      description = "The preset name; the served model name unless --served-model-name is given")
+  String preset;
+
+  @Option(
+      names = "--served-model-name",
+      paramLabel = "NAME",
+      description = "The base model's name in /v1/models (default: --preset, else DIR's name)")
+  String servedName;
+
+  @Option(
+      names = "--port",
+      defaultValue = "5000",
+      description = "HTTP port (default ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(
+      names = "--host",
+      defaultValue = "0.0.0.0",
+      description = "Address to bind (default ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(
+      names = "--adapter",
+      paramLabel = "NAME=DIR",
+      description =
+          "A LoRA adapter directory served as NAME; repeatable. Its strength is the environment"
+              + " variable NAME (default 1).")
+  List<String> adapters = new ArrayList<>();
+
+  @Option(
+      names = "--adapters-dir",
+      paramLabel = "DIR",
+      description =
+          "Also serve every sub-directory of DIR with an adapter_config.json, named after it")
+  Path adaptersDir;
+
+  @Option(
+      names = "--device",
+      paramLabel = "cpu|cuda|cuda:N",
+      description = "Where the weights go (default: $KAITO_DEVICE, else cpu)")
+  String device;
+
+  @Option(
+      names = "--max-queue",
+      defaultValue = "" + ServerConfig.DEFAULT_QUEUE_CAPACITY,
+      description =
+          "Requests that may wait while one generates; one more gets 429 (default"
+              + " ${DEFAULT-VALUE})")
+  int maxQueue;
+
+  @Option(
+      names = "--config",
+      paramLabel = "FILE",
+      description = "inference_config.yaml from the workspace's ConfigMap (not read yet)")
+  Path config;
+
+  @Override
+  public Integer call() throws Exception {
+    ModelSpec spec = spec(System.getenv());
+    Device dev = device == null ? Devices.fromEnvironment() : Devices.parse(device);
+    if (config != null) {
+      LOG.warn("inference config not read yet, ignored file={}", config);
+    }
+    CompletableFuture<ServedModel> model = new CompletableFuture<>();
+    PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    ServerConfig serverConfig = ServerConfig.of(host, port).withQueueCapacity(maxQueue);
+    CountDownLatch stopped = new CountDownLatch(1);
+    ChatServer server = ChatServer.create(model, serverConfig, registry).start();
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  LOG.info("shutting down");
+                  server.close(); // waits for a running generation before the model goes
+                  model.thenAccept(ServedModel::close);
+                  stopped.countDown();
+                },
+                "kaito-shutdown"));
+    try {
+      model.complete(ServedModel.load(spec, dev));
+    } catch (Exception e) {
+      model.completeExceptionally(e);
+      LOG.error("model failed to load dir={} error={}", weights, e.getMessage());
+      server.close();
+      throw e;
+    }
+    stopped.await();
+    return 0;
+  }
+
+  ModelSpec spec(Map<String, String> env) throws java.io.IOException {
+    Map<String, Path> named = new LinkedHashMap<>();
+    if (adaptersDir != null) {
+      for (Path d : ModelSpec.adapterDirs(adaptersDir)) {
+        named.put(d.getFileName().toString(), d);
+      }
+    }
+    for (String a : adapters) {
+      int eq = a.indexOf('=');
+      if (eq <= 0 || eq == a.length() - 1) {
+        throw new IllegalArgumentException("--adapter takes NAME=DIR, got '" + a + "'");
+      }
+      named.put(a.substring(0, eq), Path.of(a.substring(eq + 1)));
+    }
+    List<ModelSpec.AdapterSpec> specs = new ArrayList<>();
+    for (var e : named.entrySet()) {
+      if (!Files.isDirectory(e.getValue())) {
+        throw new IllegalArgumentException(
+            "adapter " + e.getKey() + ": " + e.getValue() + " is not a directory");
+      }
+      specs.add(
+          new ModelSpec.AdapterSpec(
+              e.getKey(), e.getValue(), ModelSpec.strengthFromEnvironment(e.getKey(), env)));
+    }
+    String name =
+        servedName != null
+            ? servedName
+            : preset != null
+                ? preset
+                : weights.toAbsolutePath().normalize().getFileName().toString();
+    return new ModelSpec(weights, name, specs);
+  }
+}
