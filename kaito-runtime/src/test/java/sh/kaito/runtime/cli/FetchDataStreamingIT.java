@@ -69,7 +69,13 @@ class FetchDataStreamingIT {
               .redirectErrorStream(true)
               .redirectOutput(tmp.resolve("out.txt").toFile())
               .start();
-      assertThat(p.waitFor(240, TimeUnit.SECONDS)).isTrue();
+      boolean exited;
+      try {
+        exited = p.waitFor(240, TimeUnit.SECONDS);
+      } finally {
+        p.destroyForcibly();
+      }
+      assertThat(exited).isTrue();
       String output = Files.readString(tmp.resolve("out.txt"), StandardCharsets.UTF_8);
 
       assertThat(p.exitValue()).as(output).isZero();
