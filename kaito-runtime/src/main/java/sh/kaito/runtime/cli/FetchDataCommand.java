@@ -1,17 +1,18 @@
 package sh.kaito.runtime.cli;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,6 +20,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -43,7 +49,6 @@ import sh.kaito.presets.image.Progress;
 final class FetchDataCommand implements Callable<Integer> {
 
   static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
-  private static final int BUFFER = 1 << 16;
 
   @Spec CommandSpec spec;
 
@@ -52,6 +57,14 @@ final class FetchDataCommand implements Callable<Integer> {
 
   @Parameters(arity = "1..*", paramLabel = "URL", description = "http(s) URLs to download.")
   List<String> urls;
+
+  @Option(
+      names = "--stall-timeout",
+      paramLabel = "SECONDS",
+      defaultValue = "120",
+      description =
+          "Fail a download when nothing arrives for this long (default: ${DEFAULT-VALUE}).")
+  int stallSeconds;
 
   /** One planned download. */
   record Download(URI uri, String fileName) {}
@@ -77,7 +90,8 @@ final class FetchDataCommand implements Callable<Integer> {
             .build();
     PrintWriter out = spec.commandLine().getOut();
     for (Download d : plan) {
-      long bytes = download(http, d, to, spec.commandLine().getErr());
+      long bytes =
+          download(http, d, to, Duration.ofSeconds(stallSeconds), spec.commandLine().getErr());
       out.printf(
           Locale.ROOT,
           "file=%s bytes=%d url=%s%n",
@@ -163,8 +177,12 @@ final class FetchDataCommand implements Callable<Integer> {
     return uri.getRawQuery() == null ? s : s + "?<redacted>";
   }
 
-  /** Streams one URL into {@code dir}; returns the byte count. */
-  static long download(HttpClient http, Download d, Path dir, PrintWriter log)
+  /**
+   * Streams one URL into {@code dir}; returns the byte count. Fails when the answer is not 200, the
+   * body is empty or shorter than its {@code Content-Length}, or nothing arrives for {@code stall}
+   * (before the headers or between body chunks).
+   */
+  static long download(HttpClient http, Download d, Path dir, Duration stall, PrintWriter log)
       throws CommandFailure {
     String url = redacted(d.uri());
     Path base = dir.toAbsolutePath().normalize();
@@ -173,45 +191,61 @@ final class FetchDataCommand implements Callable<Integer> {
       throw new CommandFailure(url + " would be saved outside " + dir);
     }
     HttpRequest request =
-        HttpRequest.newBuilder(d.uri()).header("User-Agent", "kaito-runtime").GET().build();
-    HttpResponse<InputStream> response;
+        HttpRequest.newBuilder(d.uri())
+            .header("User-Agent", "kaito-runtime")
+            .timeout(stall) // until the headers arrive; the body is watched below
+            .GET()
+            .build();
+    Path partial;
     try {
-      response = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
-    } catch (IOException e) {
-      throw new CommandFailure("cannot fetch " + url + ": " + describe(e), e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new CommandFailure("interrupted while fetching " + url, e);
-    }
-    Path partial = null;
-    try (InputStream body = response.body()) {
-      if (response.statusCode() != 200) {
-        throw new CommandFailure(
-            "cannot fetch " + url + ": the server answered " + response.statusCode() + ", not 200");
-      }
-      long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
-      Progress progress =
-          length > 0
-              ? new Progress("fetch-data " + d.fileName(), length, log::println, PROGRESS_INTERVAL)
-              : null;
       partial = Files.createTempFile(base, "." + d.fileName() + ".", ".partial");
-      long bytes = 0;
-      try (OutputStream out = Files.newOutputStream(partial)) {
-        byte[] buf = new byte[BUFFER];
-        for (int n; (n = body.read(buf)) >= 0; ) {
-          out.write(buf, 0, n);
-          bytes += n;
-          if (progress != null) {
-            progress.advance(n);
-          }
+    } catch (IOException e) {
+      throw new CommandFailure("cannot write into " + dir + ": " + describe(e), e);
+    }
+    try {
+      long bytes;
+      try (FileChannel file = FileChannel.open(partial, StandardOpenOption.WRITE)) {
+        AtomicReference<FileBodySubscriber> body = new AtomicReference<>();
+        HttpResponse.BodyHandler<Long> handler =
+            info -> {
+              if (info.statusCode() != 200) {
+                return HttpResponse.BodySubscribers.replacing(-1L);
+              }
+              long length = info.headers().firstValueAsLong("Content-Length").orElse(-1);
+              Progress progress =
+                  length > 0
+                      ? new Progress(
+                          "fetch-data " + d.fileName(), length, log::println, PROGRESS_INTERVAL)
+                      : null;
+              FileBodySubscriber s =
+                  new FileBodySubscriber(
+                      file,
+                      n -> {
+                        if (progress != null) {
+                          progress.advance(n);
+                        }
+                      });
+              body.set(s);
+              return s;
+            };
+        HttpResponse<Long> response = await(http.sendAsync(request, handler), body, stall, url);
+        if (response.statusCode() != 200) {
+          throw new CommandFailure(
+              "cannot fetch "
+                  + url
+                  + ": the server answered "
+                  + response.statusCode()
+                  + ", not 200");
         }
-      }
-      if (bytes == 0) {
-        throw new CommandFailure("cannot fetch " + url + ": the server sent an empty body");
-      }
-      if (length >= 0 && bytes != length) {
-        throw new CommandFailure(
-            "cannot fetch " + url + ": got " + bytes + " of " + length + " bytes");
+        bytes = response.body();
+        long length = response.headers().firstValueAsLong("Content-Length").orElse(-1);
+        if (bytes == 0) {
+          throw new CommandFailure("cannot fetch " + url + ": the server sent an empty body");
+        }
+        if (length >= 0 && bytes != length) {
+          throw new CommandFailure(
+              "cannot fetch " + url + ": got " + bytes + " of " + length + " bytes");
+        }
       }
       Files.move(
           partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -226,6 +260,46 @@ final class FetchDataCommand implements Callable<Integer> {
         } catch (IOException e) {
           // a hidden leftover; the command fails anyway
         }
+      }
+    }
+  }
+
+  /** Waits for the response, giving up when the body has been silent for {@code stall}. */
+  private static HttpResponse<Long> await(
+      CompletableFuture<HttpResponse<Long>> response,
+      AtomicReference<FileBodySubscriber> body,
+      Duration stall,
+      String url)
+      throws CommandFailure {
+    long checkMillis = Math.max(10, Math.min(1000, stall.toMillis() / 4));
+    while (true) {
+      try {
+        return response.get(checkMillis, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        FileBodySubscriber s = body.get();
+        if (s != null && System.nanoTime() - s.lastDataNanos() > stall.toNanos()) {
+          s.cancel();
+          response.cancel(true);
+          throw new CommandFailure(
+              "cannot fetch "
+                  + url
+                  + ": no data for "
+                  + stall.toSeconds()
+                  + "s after "
+                  + s.bytes()
+                  + " bytes");
+        }
+      } catch (ExecutionException e) {
+        Throwable cause = e.getCause();
+        String why =
+            cause instanceof HttpTimeoutException
+                ? "no answer within " + stall.toSeconds() + "s"
+                : cause instanceof IOException io ? describe(io) : String.valueOf(cause);
+        throw new CommandFailure("cannot fetch " + url + ": " + why, cause);
+      } catch (InterruptedException e) {
+        response.cancel(true);
+        Thread.currentThread().interrupt();
+        throw new CommandFailure("interrupted while fetching " + url, e);
       }
     }
   }

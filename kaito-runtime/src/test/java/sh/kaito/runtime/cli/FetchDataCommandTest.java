@@ -18,6 +18,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -179,6 +181,58 @@ class FetchDataCommandTest {
       peer.join();
       assertThat(run.exit()).as(run.toString()).isEqualTo(1);
       assertThat(run.errorLine()).startsWith("error: cannot fetch " + url);
+      assertThat(names(tmp)).isEmpty();
+    }
+  }
+
+  @Test
+  @Timeout(60)
+  void aServerThatStopsSendingFailsAfterTheStallTimeout() throws Exception {
+    assertSilentServerFails(
+        utf8("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n" + "x".repeat(1000)),
+        "no data for 1s after 1000 bytes");
+  }
+
+  @Test
+  @Timeout(60)
+  void aServerThatNeverAnswersFailsAfterTheStallTimeout() throws Exception {
+    assertSilentServerFails(new byte[0], "no answer within 1s");
+  }
+
+  /** A raw socket sends {@code prefix}, then keeps the connection open and silent. */
+  private void assertSilentServerFails(byte[] prefix, String why) throws Exception {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      CountDownLatch release = new CountDownLatch(1);
+      Thread peer =
+          new Thread(
+              () -> {
+                try (Socket c = socket.accept()) {
+                  BufferedReader in =
+                      new BufferedReader(
+                          new InputStreamReader(c.getInputStream(), StandardCharsets.US_ASCII));
+                  for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
+                    // request line and headers
+                  }
+                  c.getOutputStream().write(prefix);
+                  c.getOutputStream().flush();
+                  release.await(30, TimeUnit.SECONDS);
+                } catch (IOException | InterruptedException e) {
+                  // the test fails on the client side if this goes wrong
+                }
+              });
+      peer.start();
+      String url = "http://127.0.0.1:" + socket.getLocalPort() + "/slow.bin";
+      long start = System.nanoTime();
+
+      RuntimeRun run =
+          RuntimeRun.of("fetch-data", "--to", tmp.toString(), "--stall-timeout", "1", url);
+
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+      release.countDown();
+      peer.join();
+      assertThat(run.exit()).as(run.toString()).isEqualTo(1);
+      assertThat(run.errorLine()).isEqualTo("error: cannot fetch " + url + ": " + why);
+      assertThat(seconds).isLessThan(15);
       assertThat(names(tmp)).isEmpty();
     }
   }
