@@ -15,6 +15,7 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -153,27 +154,11 @@ class FetchDataCommandTest {
   @Test
   @Timeout(60)
   void aBodyCutShortFailsAndLeavesNoPartialFile() throws Exception {
-    // A raw socket: promise 1 MiB, send half, close.
+    // Promise 1 MiB, send half, close.
+    byte[] head = utf8("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n");
+    byte[] response = Arrays.copyOf(head, head.length + (1 << 19));
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      Thread peer =
-          new Thread(
-              () -> {
-                try (Socket c = socket.accept()) {
-                  BufferedReader in =
-                      new BufferedReader(
-                          new InputStreamReader(c.getInputStream(), StandardCharsets.US_ASCII));
-                  for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
-                    // request line and headers
-                  }
-                  OutputStream out = c.getOutputStream();
-                  out.write(utf8("HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n"));
-                  out.write(new byte[1 << 19]);
-                  out.flush();
-                } catch (IOException e) {
-                  // the test fails on the client side if this goes wrong
-                }
-              });
-      peer.start();
+      Thread peer = rawPeer(socket, response, new CountDownLatch(0));
       String url = "http://127.0.0.1:" + socket.getLocalPort() + "/big.bin";
 
       RuntimeRun run = RuntimeRun.of("fetch-data", "--to", tmp.toString(), url);
@@ -199,28 +184,10 @@ class FetchDataCommandTest {
     assertSilentServerFails(new byte[0], "no answer within 1s");
   }
 
-  /** A raw socket sends {@code prefix}, then keeps the connection open and silent. */
   private void assertSilentServerFails(byte[] prefix, String why) throws Exception {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       CountDownLatch release = new CountDownLatch(1);
-      Thread peer =
-          new Thread(
-              () -> {
-                try (Socket c = socket.accept()) {
-                  BufferedReader in =
-                      new BufferedReader(
-                          new InputStreamReader(c.getInputStream(), StandardCharsets.US_ASCII));
-                  for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
-                    // request line and headers
-                  }
-                  c.getOutputStream().write(prefix);
-                  c.getOutputStream().flush();
-                  release.await(30, TimeUnit.SECONDS);
-                } catch (IOException | InterruptedException e) {
-                  // the test fails on the client side if this goes wrong
-                }
-              });
-      peer.start();
+      Thread peer = rawPeer(socket, prefix, release);
       String url = "http://127.0.0.1:" + socket.getLocalPort() + "/slow.bin";
       long start = System.nanoTime();
 
@@ -235,6 +202,32 @@ class FetchDataCommandTest {
       assertThat(seconds).isLessThan(15);
       assertThat(names(tmp)).isEmpty();
     }
+  }
+
+  /**
+   * A raw HTTP peer for what HttpServer will not do: reads one request, writes {@code response} as
+   * is, keeps the connection open (and silent) until {@code close} opens, then closes it.
+   */
+  private static Thread rawPeer(ServerSocket socket, byte[] response, CountDownLatch close) {
+    Thread peer =
+        new Thread(
+            () -> {
+              try (Socket c = socket.accept()) {
+                BufferedReader in =
+                    new BufferedReader(
+                        new InputStreamReader(c.getInputStream(), StandardCharsets.US_ASCII));
+                for (String line; (line = in.readLine()) != null && !line.isEmpty(); ) {
+                  // request line and headers
+                }
+                c.getOutputStream().write(response);
+                c.getOutputStream().flush();
+                close.await(30, TimeUnit.SECONDS);
+              } catch (IOException | InterruptedException e) {
+                // the test fails on the client side if this goes wrong
+              }
+            });
+    peer.start();
+    return peer;
   }
 
   @Test
