@@ -102,7 +102,8 @@ public final class Progress {
         eta);
   }
 
-  static String formatSeconds(long s) {
+  /** {@code 42s}, {@code 3m05s}, {@code 2h07m}. */
+  public static String formatSeconds(long s) {
     return s >= 3600
         ? String.format(Locale.ROOT, "%dh%02dm", s / 3600, (s % 3600) / 60)
         : s >= 60 ? String.format(Locale.ROOT, "%dm%02ds", s / 60, s % 60) : s + "s";

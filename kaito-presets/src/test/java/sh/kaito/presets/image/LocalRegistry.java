@@ -18,13 +18,15 @@ import org.mindrot.jbcrypt.BCrypt;
  * Debian's {@code docker-registry} (distribution 2.x) on a free 127.0.0.1 port, with its own config
  * and storage in a temp directory; optionally with htpasswd auth. Stopped by killing the process we
  * started. The binary comes from {@code $KAITO_REGISTRY_BIN} (hack/setup/20-registry.sh) or PATH.
+ *
+ * <p>Shared with other modules' ITs through kaito-presets' test-jar.
  */
-final class LocalRegistry implements AutoCloseable {
+public final class LocalRegistry implements AutoCloseable {
 
-  final Path dir;
-  final Path storage;
-  final int port;
-  final Optional<RegistryCredential> user;
+  public final Path dir;
+  public final Path storage;
+  public final int port;
+  public final Optional<RegistryCredential> user;
   private final Process process;
 
   private LocalRegistry(Path dir, int port, Optional<RegistryCredential> user, Process process) {
@@ -35,7 +37,7 @@ final class LocalRegistry implements AutoCloseable {
     this.process = process;
   }
 
-  static Path binary() {
+  public static Path binary() {
     String env = System.getenv("KAITO_REGISTRY_BIN");
     if (env != null && !env.isBlank() && Files.isExecutable(Path.of(env))) {
       return Path.of(env);
@@ -50,7 +52,7 @@ final class LocalRegistry implements AutoCloseable {
         "docker-registry not found: run hack/setup/20-registry.sh (apt-get install docker-registry)");
   }
 
-  static LocalRegistry start(Path dir, Optional<RegistryCredential> user) throws Exception {
+  public static LocalRegistry start(Path dir, Optional<RegistryCredential> user) throws Exception {
     int port;
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
@@ -87,19 +89,19 @@ final class LocalRegistry implements AutoCloseable {
     return registry;
   }
 
-  String host() {
+  public String host() {
     return "127.0.0.1:" + port;
   }
 
   /** A docker config.json with this registry's credential (or the one given). */
-  Path dockerConfig(RegistryCredential credential) throws IOException {
+  public Path dockerConfig(RegistryCredential credential) throws IOException {
     Path file = Files.createTempFile(dir, "config", ".json");
     Files.writeString(file, DockerConfig.toJson(host(), credential));
     return file;
   }
 
   /** The file the registry stores a blob in. */
-  Path blobFile(String digest) {
+  public Path blobFile(String digest) {
     String hex = digest.substring("sha256:".length());
     return storage.resolve(
         "docker/registry/v2/blobs/sha256/" + hex.substring(0, 2) + "/" + hex + "/data");

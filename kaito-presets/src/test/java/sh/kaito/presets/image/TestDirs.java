@@ -11,11 +11,11 @@ import java.util.TreeMap;
 import java.util.stream.Stream;
 
 /** Model-like directories with random content, and byte-for-byte comparison. */
-final class TestDirs {
+public final class TestDirs {
   private TestDirs() {}
 
   /** Two "shards" above the own-layer threshold, small files, and a nested file. */
-  static Path modelDir(Path dir, long seed, int shardBytes) throws IOException {
+  public static Path modelDir(Path dir, long seed, int shardBytes) throws IOException {
     Random random = new Random(seed);
     Files.createDirectories(dir.resolve("tokenizer"));
     Files.writeString(
@@ -26,7 +26,7 @@ final class TestDirs {
     return dir;
   }
 
-  static Path adapterDir(Path dir, long seed) throws IOException {
+  public static Path adapterDir(Path dir, long seed) throws IOException {
     Random random = new Random(seed);
     Files.createDirectories(dir);
     Files.writeString(
@@ -36,14 +36,14 @@ final class TestDirs {
     return dir;
   }
 
-  static byte[] bytes(Random random, int n) {
+  public static byte[] bytes(Random random, int n) {
     byte[] b = new byte[n];
     random.nextBytes(b);
     return b;
   }
 
   /** Relative path → content of every regular file under {@code dir}. */
-  static Map<String, byte[]> contents(Path dir) throws IOException {
+  public static Map<String, byte[]> contents(Path dir) throws IOException {
     Map<String, byte[]> map = new TreeMap<>();
     try (Stream<Path> walk = Files.walk(dir)) {
       for (Path p : walk.filter(Files::isRegularFile).toList()) {
@@ -53,7 +53,7 @@ final class TestDirs {
     return map;
   }
 
-  static void assertSameFiles(Path actual, Path expected) throws IOException {
+  public static void assertSameFiles(Path actual, Path expected) throws IOException {
     Map<String, byte[]> a = contents(actual);
     Map<String, byte[]> e = contents(expected);
     assertThat(a.keySet()).containsExactlyElementsOf(e.keySet());

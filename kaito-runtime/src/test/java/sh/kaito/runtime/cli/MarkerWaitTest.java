@@ -1,0 +1,57 @@
+package sh.kaito.runtime.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+class MarkerWaitTest {
+
+  @TempDir Path tmp;
+
+  @Test
+  @Timeout(30)
+  void returnsOnlyOnceTheMarkerExistsAndLogsWhileWaiting() throws Exception {
+    Path marker = tmp.resolve("fine_tuning_completed.txt");
+    List<String> log = new CopyOnWriteArrayList<>();
+    Thread writer =
+        new Thread(
+            () -> {
+              try {
+                Thread.sleep(600);
+                Files.writeString(marker, "done");
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    writer.start();
+
+    Duration waited =
+        new MarkerWait(Duration.ofMillis(20), Duration.ofMillis(150), log::add).await(marker);
+
+    assertThat(marker).exists();
+    assertThat(waited).isGreaterThanOrEqualTo(Duration.ofMillis(500));
+    assertThat(log.get(0)).isEqualTo("push-adapter waiting for marker=" + marker);
+    assertThat(log)
+        .filteredOn(l -> l.startsWith("push-adapter still waiting"))
+        .hasSizeGreaterThan(1);
+    assertThat(log.get(log.size() - 1)).startsWith("push-adapter marker=" + marker + " present");
+    writer.join();
+  }
+
+  @Test
+  void aMarkerAlreadyThereNeedsNoWait() throws Exception {
+    Path marker = Files.writeString(tmp.resolve("m"), "");
+    List<String> log = new CopyOnWriteArrayList<>();
+
+    assertThat(new MarkerWait(Duration.ofHours(1), Duration.ofHours(1), log::add).await(marker))
+        .isZero();
+    assertThat(log).containsExactly("push-adapter marker=" + marker + " present waited=0s");
+  }
+}
