@@ -21,7 +21,12 @@ import sh.kaito.presets.image.ImageException;
     mixinStandardHelpOptions = true,
     version = "kaito-runtime 0.1.0",
     description = "Kaito's workload entrypoint: the verbs the controller's pods run.",
-    subcommands = {PullCommand.class, FetchDataCommand.class, PushAdapterCommand.class})
+    subcommands = {
+      PullCommand.class,
+      FetchDataCommand.class,
+      PushAdapterCommand.class,
+      ServeCommand.class
+    })
 public final class RuntimeMain implements Callable<Integer> {
 
   static final int OK = 0;
@@ -29,6 +34,12 @@ public final class RuntimeMain implements Callable<Integer> {
   static final int USAGE = 2;
 
   @Spec CommandSpec spec;
+
+  /**
+   * False once {@code serve} ran: it returns only after SIGTERM, when the JVM is already shutting
+   * down, and {@code System.exit} from there would wait forever for the shutdown hooks.
+   */
+  volatile boolean exitWhenDone = true;
 
   @Override
   public Integer call() {
@@ -41,12 +52,20 @@ public final class RuntimeMain implements Callable<Integer> {
     if (System.getProperty("slf4j.internal.verbosity") == null) {
       System.setProperty("slf4j.internal.verbosity", "ERROR");
     }
-    System.exit(run(args, System.out, System.err));
+    RuntimeMain root = new RuntimeMain();
+    int code = run(root, args, System.out, System.err);
+    if (code != OK || root.exitWhenDone) {
+      System.exit(code);
+    }
   }
 
   /** Runs one command line and returns its exit code; for tests and embedding. */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    CommandLine cl = new CommandLine(new RuntimeMain());
+    return run(new RuntimeMain(), args, out, err);
+  }
+
+  private static int run(RuntimeMain root, String[] args, PrintStream out, PrintStream err) {
+    CommandLine cl = new CommandLine(root);
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
     cl.setParameterExceptionHandler(

@@ -36,7 +36,7 @@ final class ServeCommand implements Callable<Integer> {
 
   private static final Logger LOG = LoggerFactory.getLogger(ServeCommand.class);
 
-  @ParentCommand RuntimeCli root;
+  @ParentCommand RuntimeMain root;
 
   @Option(
       names = "--weights",
@@ -106,6 +106,9 @@ final class ServeCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (root != null) {
+      root.exitWhenDone = false; // see RuntimeMain.exitWhenDone
+    }
     ModelSpec spec = spec(System.getenv());
     Device dev = device == null ? Devices.fromEnvironment() : Devices.parse(device);
     if (config != null) {

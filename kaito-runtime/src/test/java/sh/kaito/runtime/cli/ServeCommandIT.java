@@ -46,7 +46,7 @@ class ServeCommandIT {
     command.add("-Dai.djl.offline=true");
     command.add("-cp");
     command.add(System.getProperty("java.class.path"));
-    command.add(RuntimeCli.class.getName());
+    command.add(RuntimeMain.class.getName());
     command.addAll(
         List.of(
             "serve",
@@ -135,7 +135,7 @@ class ServeCommandIT {
   void aModelThatDoesNotLoadExitsWith1() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int code =
-        RuntimeCli.run(
+        RuntimeMain.run(
             new String[] {
               "serve",
               "--weights",
@@ -156,10 +156,10 @@ class ServeCommandIT {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream errs = new PrintStream(err, true, StandardCharsets.UTF_8);
     PrintStream out = new PrintStream(new ByteArrayOutputStream());
-    assertThat(RuntimeCli.run(new String[] {"serve"}, out, errs)).isEqualTo(2);
+    assertThat(RuntimeMain.run(new String[] {"serve"}, out, errs)).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8)).contains("--weights");
     assertThat(
-            RuntimeCli.run(
+            RuntimeMain.run(
                 new String[] {"serve", "--weights", tmp.toString(), "--adapter", "noequals"},
                 out,
                 errs))
