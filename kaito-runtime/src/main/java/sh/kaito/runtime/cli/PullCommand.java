@@ -1,7 +1,10 @@
 package sh.kaito.runtime.cli;
 
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,6 +40,14 @@ final class PullCommand implements Callable<Integer> {
 
   static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(5);
 
+  /**
+   * Written into DIR after a complete pull: {@code image=<ref> path=<path> digest=<manifest>}. An
+   * init container runs again when its pod's sandbox restarts while the volume keeps the earlier
+   * pull; with this record the rerun is a no-op instead of "DIR is not empty" forever. Consumers
+   * ignore it (the model and adapter loaders read named files; dotfiles are not data).
+   */
+  static final String RECORD = ".kaito-pulled";
+
   @Spec CommandSpec spec;
 
   @Parameters(index = "0", paramLabel = "IMAGE", description = "Image to pull.")
@@ -69,6 +80,17 @@ final class PullCommand implements Callable<Integer> {
   public Integer call() throws CommandFailure, ImageException {
     PrintWriter err = spec.commandLine().getErr();
     ImageRef ref = ImageRef.parse(image);
+    String what = "image=" + ref + " path=" + path;
+    Path record = dir.resolve(RECORD);
+    if (Files.isRegularFile(record)) {
+      String earlier = read(record);
+      if (earlier.startsWith(what + " ")) {
+        spec.commandLine().getOut().printf("already pulled: %s dir=%s%n", earlier, dir);
+        return RuntimeMain.OK;
+      }
+      throw new CommandFailure(
+          dir + " already holds another pull (" + earlier + "); wanted " + what);
+    }
     RegistryLogins logins =
         dockerConfigDir != null
             ? RegistryLogins.fromDirectory(dockerConfigDir, ref.registry(), err::println)
@@ -82,7 +104,27 @@ final class PullCommand implements Callable<Integer> {
         .printf(
             "digest=%s image=%s files=%d bytes=%d layers=%d dir=%s%n",
             r.manifestDigest(), ref, r.files(), r.bytes(), r.layers(), dir);
+    write(record, what + " digest=" + r.manifestDigest() + "\n");
     return RuntimeMain.OK;
+  }
+
+  private static String read(Path record) throws CommandFailure {
+    try {
+      return Files.readString(record).strip();
+    } catch (IOException e) {
+      throw new CommandFailure("cannot read " + record + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Written beside, then renamed: a crash leaves no half record (and so no false "pulled"). */
+  private static void write(Path record, String text) throws CommandFailure {
+    Path tmp = record.resolveSibling(RECORD + ".tmp");
+    try {
+      Files.writeString(tmp, text);
+      Files.move(tmp, record, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new CommandFailure("cannot write " + record + ": " + e.getMessage(), e);
+    }
   }
 
   /**

@@ -128,11 +128,59 @@ class RuntimeRegistryIT {
             secrets.toString());
 
     assertThat(weights.exit()).as(weights.toString()).isZero();
-    TestDirs.assertSameFiles(tmp.resolve("weights"), model);
     assertThat(weights.out()).startsWith("digest=sha256:").contains("files=4");
     assertThat(lora.exit()).as(lora.toString()).isZero();
-    TestDirs.assertSameFiles(tmp.resolve("adapter"), adapter);
     assertThat(weights.err() + lora.err()).doesNotContain(ALICE.password());
+    assertThat(withoutPullRecord(tmp.resolve("weights"), weightsImage)).isTrue();
+    TestDirs.assertSameFiles(tmp.resolve("weights"), model);
+    assertThat(withoutPullRecord(tmp.resolve("adapter"), adapterImage)).isTrue();
+    TestDirs.assertSameFiles(tmp.resolve("adapter"), adapter);
+  }
+
+  /** Checks and removes the record a complete pull leaves, so the files compare as pushed. */
+  private static boolean withoutPullRecord(Path dir, String image) throws Exception {
+    Path record = dir.resolve(PullCommand.RECORD);
+    String text = Files.readString(record);
+    Files.delete(record);
+    return text.startsWith("image=" + image + " ") && text.contains(" digest=sha256:");
+  }
+
+  @Test
+  void aRerunInitContainerFindsItsPullDoneAndAnotherImageIsRefused(@TempDir Path tmp)
+      throws Exception {
+    Path secrets = secretsDir(tmp.resolve("config.d"), Map.of("current", ALICE));
+    Path target = tmp.resolve("weights");
+    String[] pullWeights = {
+      "pull",
+      weightsImage,
+      target.toString(),
+      "--path",
+      ModelImageLayout.WEIGHTS_DIR,
+      "--docker-config-dir",
+      secrets.toString()
+    };
+    RuntimeRun first = RuntimeRun.of(pullWeights);
+    assertThat(first.exit()).as(first.toString()).isZero();
+
+    // The pod's sandbox restarted and the volume kept the files: the init container runs again.
+    RuntimeRun again = RuntimeRun.of(pullWeights);
+    assertThat(again.exit()).as(again.toString()).isZero();
+    assertThat(again.out()).startsWith("already pulled: image=" + weightsImage);
+
+    RuntimeRun other =
+        RuntimeRun.of(
+            "pull",
+            adapterImage,
+            target.toString(),
+            "--path",
+            ModelImageLayout.ADAPTER_DIR,
+            "--docker-config-dir",
+            secrets.toString());
+    assertThat(other.exit()).as(other.toString()).isEqualTo(1);
+    assertThat(other.err()).contains("already holds another pull").contains(adapterImage);
+
+    assertThat(withoutPullRecord(target, weightsImage)).isTrue();
+    TestDirs.assertSameFiles(target, model);
   }
 
   @Test
@@ -271,6 +319,7 @@ class RuntimeRegistryIT {
             secrets.toString());
     assertThat(pull.exit()).as(pull.toString()).isZero();
     assertThat(pull.out()).startsWith("digest=" + expected);
+    assertThat(withoutPullRecord(tmp.resolve("mnt/adapter/ws"), image)).isTrue();
     TestDirs.assertSameFiles(tmp.resolve("mnt/adapter/ws"), adapter);
   }
 
