@@ -55,6 +55,14 @@ final class Linear {
     return new Linear(List.of(module), new long[] {weight.getShape().get(0)}, weight, bias, blocks);
   }
 
+  /** Adds each module path with its weight shape {out, in} to {@code into}, in output order. */
+  void describe(java.util.Map<String, long[]> into) {
+    long in = weight.getShape().get(1);
+    for (int i = 0; i < modules.size(); i++) {
+      into.put(modules.get(i), new long[] {sizes[i], in});
+    }
+  }
+
   /**
    * {@code x} [.., in] -> [.., out] (all parts side by side), each part plus the LoRA deltas that
    * target its module; results live in {@code x}'s manager.
@@ -108,8 +116,12 @@ final class Linear {
 
   private static NDArray withDeltas(NDArray y, NDArray x, List<LoraDelta> deltas) {
     for (LoraDelta d : deltas) {
-      // PEFT's order: base(x) + B(A(x)) * scaling
-      NDArray down = x.getNDArrayInternal().linear(x, d.a(), null).singletonOrThrow();
+      // PEFT's order: base(x) + B(A(dropout(x))) * scaling; each update draws its own mask.
+      NDArray in =
+          d.dropout() > 0
+              ? x.getNDArrayInternal().dropout(x, d.dropout(), true).singletonOrThrow()
+              : x;
+      NDArray down = in.getNDArrayInternal().linear(in, d.a(), null).singletonOrThrow();
       NDArray up = down.getNDArrayInternal().linear(down, d.b(), null).singletonOrThrow();
       y = y.add(up.mul(d.scale()));
     }
