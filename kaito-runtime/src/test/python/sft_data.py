@@ -90,7 +90,7 @@ MESSAGES = [
     [
         {"role": "user", "content": "Name a prime\nnumber."},
         {"role": "assistant", "content": "Seven."},
-        {"role": "user", "content": "Another, with an emoji?"},
+        {"role": "user", "content": "Another 🙂, with an emoji?"},
         {"role": "assistant", "content": "Two 🙂 is prime, café."},
     ],
     [
@@ -223,7 +223,20 @@ def prepare(tokenizer, model, data_file, options, work):
         warnings.simplefilter("ignore")
         trainer = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tokenizer)
     prepared = trainer.train_dataset
-    return {"input_ids": [list(r) for r in prepared["input_ids"]], "labels": [list(r) for r in prepared["labels"]]}
+    out = {"input_ids": [list(r) for r in prepared["input_ids"]], "labels": [list(r) for r in prepared["labels"]]}
+    if "max_length" in options and len(prepared) < len(ds):
+        # Which rows TRL dropped as fully masked after truncation: kaito-runtime refuses them by name.
+        full = SFTTrainer(
+            model=model,
+            args=SFTConfig(output_dir=args.output_dir, report_to="none", bf16=False, use_cpu=True,
+                           **{**options, "max_length": None}),
+            train_dataset=ds,
+            processing_class=tokenizer,
+        ).train_dataset
+        sl = slice(None, options["max_length"]) if options.get("truncation_mode", "keep_start") == "keep_start" \
+            else slice(-options["max_length"], None)
+        out["dropped_rows"] = [i + 1 for i, labels in enumerate(full["labels"]) if all(x == -100 for x in labels[sl])]
+    return out
 
 
 def main():

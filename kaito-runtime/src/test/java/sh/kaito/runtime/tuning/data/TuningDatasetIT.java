@@ -150,6 +150,16 @@ class TuningDatasetIT {
   }
 
   @Test
+  void tokenSpansAreJavaStringIndices() {
+    // The emoji is two UTF-16 units and four byte-level tokens; 'b' follows it at index 3.
+    TextTokenizer.Encoded e = tokenizer.encodeWithSpans("a\uD83D\uDE42b", false);
+    int last = e.ids().length - 1;
+    assertThat(e.starts()[last]).isEqualTo(3);
+    assertThat(e.ends()[last]).isEqualTo(4);
+    assertThat(e.starts()[0]).isZero();
+  }
+
+  @Test
   void promptCompletionTrainsOnTheCompletionAndItsEos() throws Exception {
     write("data.csv", "prompt,completion\nWhat?,\" Yes\"\n");
     TuningDataset d = load("");
