@@ -39,13 +39,16 @@ public final class Checkpoints {
 
   private final Path outputDir;
   private final NDManager manager;
+  private final int keep;
 
   /**
    * @param manager where tensors read back from a checkpoint are staged (briefly)
+   * @param keep {@code save_total_limit}: how many checkpoints to keep, the newest (0: all)
    */
-  public Checkpoints(Path outputDir, NDManager manager) {
+  public Checkpoints(Path outputDir, NDManager manager, int keep) {
     this.outputDir = outputDir;
     this.manager = manager;
+    this.keep = keep;
   }
 
   /** A checkpoint read back. */
@@ -61,23 +64,12 @@ public final class Checkpoints {
     if (!Files.isDirectory(outputDir)) {
       return null;
     }
-    Path newest = null;
-    int newestStep = -1;
-    try (Stream<Path> entries = Files.list(outputDir)) {
-      for (Path p : (Iterable<Path>) entries::iterator) {
-        Matcher m = NAME.matcher(p.getFileName().toString());
-        if (m.matches() && Files.isRegularFile(p.resolve(STATE))) {
-          int step = Integer.parseInt(m.group(1));
-          if (step > newestStep) {
-            newestStep = step;
-            newest = p;
-          }
-        }
-      }
-    }
-    if (newest == null) {
+    java.util.TreeMap<Integer, Path> all = complete();
+    if (all.isEmpty()) {
       return null;
     }
+    int newestStep = all.lastKey();
+    Path newest = all.lastEntry().getValue();
     JsonNode state = new ObjectMapper().readTree(newest.resolve(STATE).toFile());
     int step = state.path("global_step").asInt(-1);
     if (step != newestStep) {
@@ -97,6 +89,20 @@ public final class Checkpoints {
       }
     }
     return new Saved(newest, step, newest.resolve("adapter_model.safetensors"), first, second);
+  }
+
+  /** The complete checkpoints by step. */
+  private java.util.TreeMap<Integer, Path> complete() throws IOException {
+    java.util.TreeMap<Integer, Path> out = new java.util.TreeMap<>();
+    try (Stream<Path> entries = Files.list(outputDir)) {
+      for (Path p : (Iterable<Path>) entries::iterator) {
+        Matcher m = NAME.matcher(p.getFileName().toString());
+        if (m.matches() && Files.isRegularFile(p.resolve(STATE))) {
+          out.put(Integer.parseInt(m.group(1)), p);
+        }
+      }
+    }
+    return out;
   }
 
   /** Writes {@code checkpoint-<step>} (replacing one of that step). */
@@ -125,6 +131,12 @@ public final class Checkpoints {
     deleteTree(dir);
     Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
     LOG.info("tune checkpoint dir={} step={}", dir, step);
+    if (keep > 0) {
+      java.util.TreeMap<Integer, Path> all = complete();
+      while (all.size() > keep) {
+        deleteTree(all.pollFirstEntry().getValue());
+      }
+    }
   }
 
   /** Removes leftovers of checkpoints a killed process was writing. */

@@ -37,12 +37,14 @@ final class LoraParameters {
   }
 
   /**
-   * PEFT's default initialisation ({@code init_lora_weights=True}): A from {@code
-   * kaiming_uniform_(a=sqrt(5))}, i.e. uniform in ±1/sqrt(in), B zero, drawn in module order.
+   * PEFT's initialisation, drawn in module order: with {@code init_lora_weights=True} A from {@code
+   * kaiming_uniform_(a=sqrt(5))}, i.e. uniform in ±1/sqrt(in), and B zero; with false B is drawn
+   * the same way (±1/sqrt(r)), as {@code nn.Linear} initialises it.
    *
    * @param shapes each module's weight shape {out, in}
    */
-  static LoraParameters initialize(Map<String, long[]> shapes, int rank, SplittableRandom rng) {
+  static LoraParameters initialize(
+      Map<String, long[]> shapes, int rank, boolean peftInit, SplittableRandom rng) {
     Map<String, FloatTensor> t = new LinkedHashMap<>();
     for (var e : shapes.entrySet()) {
       long out = e.getValue()[0];
@@ -52,10 +54,15 @@ final class LoraParameters {
       for (int i = 0; i < a.length; i++) {
         a[i] = (float) ((rng.nextDouble() * 2 - 1) * bound);
       }
+      float[] b = new float[Math.toIntExact(out * rank)];
+      if (!peftInit) {
+        double bBound = 1 / Math.sqrt(rank);
+        for (int i = 0; i < b.length; i++) {
+          b[i] = (float) ((rng.nextDouble() * 2 - 1) * bBound);
+        }
+      }
       t.put(e.getKey() + A, new FloatTensor(new long[] {rank, in}, a));
-      t.put(
-          e.getKey() + B,
-          new FloatTensor(new long[] {out, rank}, new float[Math.toIntExact(out * rank)]));
+      t.put(e.getKey() + B, new FloatTensor(new long[] {out, rank}, b));
     }
     return new LoraParameters(List.copyOf(shapes.keySet()), t);
   }
@@ -132,11 +139,15 @@ final class LoraParameters {
     c.set("target_modules", json.valueToTree(plan.targets().peftValue(modules)));
     c.put("bias", "none");
     c.put("fan_in_fan_out", false);
-    c.put("init_lora_weights", true);
+    c.put("init_lora_weights", plan.peftInit());
     c.put("inference_mode", true);
     c.put("use_dora", false);
     c.putNull("modules_to_save");
-    c.putNull("layers_to_transform");
+    if (plan.layers() == null) {
+      c.putNull("layers_to_transform");
+    } else {
+      c.set("layers_to_transform", json.valueToTree(plan.layers()));
+    }
     c.putObject("rank_pattern");
     c.putObject("alpha_pattern");
     Files.createDirectories(dir);

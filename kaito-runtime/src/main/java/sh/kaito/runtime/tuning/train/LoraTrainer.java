@@ -63,7 +63,15 @@ public final class LoraTrainer {
         plan.targets().select(new ArrayList<>(all.keySet()), model.config().architecture());
     this.shapes = new LinkedHashMap<>();
     for (String m : selected) {
-      shapes.put(m, all.get(m));
+      if (plan.layers() == null || plan.layers().contains(layerOf(m))) {
+        shapes.put(m, all.get(m));
+      }
+    }
+    if (shapes.isEmpty()) {
+      throw new IllegalArgumentException(
+          "LoraConfig.layers_to_transform "
+              + plan.layers()
+              + " selects none of the model's layers");
     }
     this.batchesPerEpoch = (examples.size() + plan.batchSize() - 1) / plan.batchSize();
     this.stepsPerEpoch =
@@ -78,6 +86,12 @@ public final class LoraTrainer {
             plan.warmupSteps(),
             plan.warmupRatio(),
             totalSteps);
+  }
+
+  /** The decoder layer index in a module path {@code model.layers.<i>.…}. */
+  private static int layerOf(String module) {
+    String rest = module.substring(module.indexOf("layers.") + "layers.".length());
+    return Integer.parseInt(rest.substring(0, rest.indexOf('.')));
   }
 
   public int totalSteps() {
@@ -119,7 +133,9 @@ public final class LoraTrainer {
       params =
           LoraParameters.load(run.initialAdapterWeights(), shapes, plan.rank(), model.manager());
     } else {
-      params = LoraParameters.initialize(shapes, plan.rank(), new SplittableRandom(plan.seed()));
+      params =
+          LoraParameters.initialize(
+              shapes, plan.rank(), plan.peftInit(), new SplittableRandom(plan.seed()));
     }
     List<Double> losses = new ArrayList<>();
     long start = System.nanoTime();

@@ -9,6 +9,9 @@ package sh.kaito.runtime.tuning.train;
  * @param alpha {@code lora_alpha}; updates scale by alpha / r (alpha / sqrt(r) with rsLoRA)
  * @param dropout {@code lora_dropout}
  * @param targets {@code target_modules}
+ * @param layers {@code layers_to_transform}: the decoder layer indices to adapt, or null for all
+ * @param peftInit {@code init_lora_weights}: true, A Kaiming-uniform and B zero; false, both
+ *     Kaiming-uniform as {@code nn.Linear} initialises them
  * @param learningRate peak learning rate
  * @param scheduler {@code lr_scheduler_type}: linear, cosine, constant, constant_with_warmup
  * @param warmupSteps used when positive, else {@code ceil(warmupRatio * total steps)}
@@ -26,6 +29,8 @@ public record TrainingPlan(
     double dropout,
     boolean rslora,
     TargetModules targets,
+    java.util.List<Integer> layers,
+    boolean peftInit,
     double learningRate,
     double weightDecay,
     double beta1,
@@ -73,6 +78,8 @@ public record TrainingPlan(
     private double dropout = 0;
     private boolean rslora = false;
     private TargetModules targets = new TargetModules.ArchitectureDefault();
+    private java.util.List<Integer> layers = null;
+    private boolean peftInit = true;
     private double learningRate = 2e-5;
     private double weightDecay = 0;
     private double beta1 = 0.9;
@@ -101,6 +108,16 @@ public record TrainingPlan(
 
     public Builder targets(TargetModules targets) {
       this.targets = targets;
+      return this;
+    }
+
+    public Builder layers(java.util.List<Integer> layers) {
+      this.layers = layers == null ? null : java.util.List.copyOf(layers);
+      return this;
+    }
+
+    public Builder peftInit(boolean peftInit) {
+      this.peftInit = peftInit;
       return this;
     }
 
@@ -158,6 +175,8 @@ public record TrainingPlan(
           dropout,
           rslora,
           targets,
+          layers,
+          peftInit,
           learningRate,
           weightDecay,
           beta1,
