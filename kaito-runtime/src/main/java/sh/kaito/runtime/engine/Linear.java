@@ -3,6 +3,7 @@ package sh.kaito.runtime.engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.lora.LoraDelta;
@@ -123,7 +124,10 @@ final class Linear {
               : x;
       NDArray down = in.getNDArrayInternal().linear(in, d.a(), null).singletonOrThrow();
       NDArray up = down.getNDArrayInternal().linear(down, d.b(), null).singletonOrThrow();
-      y = y.add(up.mul(d.scale()));
+      // The scale as a tensor libtorch allocates: mul(Number) wraps a Java buffer that is freed
+      // when the call returns, while backward still reads it.
+      NDArray scale = up.getManager().full(new Shape(), d.scale(), up.getDataType());
+      y = y.add(up.mul(scale));
     }
     return y;
   }
