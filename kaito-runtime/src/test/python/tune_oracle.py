@@ -132,6 +132,7 @@ def parity(args):
             use_cpu=True,
             bf16=False,
             dataloader_num_workers=0,
+            disable_tqdm=True,
         )
         tok = __import__("transformers").AutoTokenizer.from_pretrained(model_dir)
         trainer = Reference(

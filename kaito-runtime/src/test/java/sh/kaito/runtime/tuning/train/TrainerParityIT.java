@@ -64,6 +64,7 @@ class TrainerParityIT {
             max = Math.max(max, Math.abs(logits[t][v] - expected.get(t).get(v).asDouble()));
           }
         }
+        System.out.printf("tune parity %s: PEFT logits max difference %.2e%n", arch, max);
         // the serving path's parity with HF is ~1e-5 (docs/runtime.md)
         assertTrue(max <= 1e-4, arch + ": PEFT logits differ by " + max);
       }
