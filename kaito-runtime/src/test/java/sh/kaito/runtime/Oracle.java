@@ -48,10 +48,17 @@ public final class Oracle {
 
   /** Runs {@code oracle.py args...}; fails the test with the script's output if it fails. */
   public static void run(Path workDir, String... args) throws IOException, InterruptedException {
+    runScript("oracle.py", workDir, args);
+  }
+
+  /** Runs another script of {@code src/test/python} the same way. */
+  public static void runScript(String script, Path workDir, String... args)
+      throws IOException, InterruptedException {
     Files.createDirectories(workDir);
-    List<String> command = new ArrayList<>(List.of(python().toString(), script().toString()));
+    List<String> command =
+        new ArrayList<>(List.of(python().toString(), script().resolveSibling(script).toString()));
     command.addAll(List.of(args));
-    Path log = workDir.resolve("oracle.log");
+    Path log = workDir.resolve(script.replace(".py", ".log"));
     Process p =
         new ProcessBuilder(command)
             .directory(workDir.toFile())
@@ -60,10 +67,10 @@ public final class Oracle {
             .start();
     if (!p.waitFor(15, TimeUnit.MINUTES)) {
       p.destroyForcibly();
-      fail("oracle.py timed out: " + command);
+      fail(script + " timed out: " + command);
     }
     if (p.exitValue() != 0) {
-      fail("oracle.py failed (" + p.exitValue() + "): " + command + "\n" + Files.readString(log));
+      fail(script + " failed (" + p.exitValue() + "): " + command + "\n" + Files.readString(log));
     }
   }
 

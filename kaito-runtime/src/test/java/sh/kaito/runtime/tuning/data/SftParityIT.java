@@ -2,17 +2,14 @@ package sh.kaito.runtime.tuning.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -35,28 +32,7 @@ class SftParityIT {
   @BeforeAll
   static void runOracle() throws Exception {
     work = Oracle.workDir("sft-data");
-    Path script =
-        Paths.get(System.getProperty("kaito.oracle.scripts", "src/test/python"), "sft_data.py");
-    List<String> command =
-        List.of(
-            Oracle.python().toString(),
-            script.toAbsolutePath().toString(),
-            "--out",
-            work.toString());
-    Path log = work.resolve("oracle.log");
-    Process p =
-        new ProcessBuilder(command)
-            .directory(work.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
-    if (!p.waitFor(10, TimeUnit.MINUTES)) {
-      p.destroyForcibly();
-      fail("sft_data.py timed out");
-    }
-    if (p.exitValue() != 0) {
-      fail("sft_data.py failed (" + p.exitValue() + "):\n" + Files.readString(log));
-    }
+    Oracle.runScript("sft_data.py", work, "--out", work.toString());
     expected = Oracle.readJson(work.resolve("expected.json"));
   }
 
