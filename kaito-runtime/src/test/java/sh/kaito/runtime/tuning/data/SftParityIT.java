@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -40,10 +39,8 @@ class SftParityIT {
   @ValueSource(strings = {"llama", "qwen2", "phi3"})
   void preparesEveryCaseAsTrl(String family) throws Exception {
     try (TextTokenizer tokenizer = TextTokenizer.load(work.resolve(family))) {
-      Iterator<Map.Entry<String, JsonNode>> cases = expected.get("cases").get(family).fields();
       int compared = 0;
-      while (cases.hasNext()) {
-        Map.Entry<String, JsonNode> c = cases.next();
+      for (Map.Entry<String, JsonNode> c : expected.get("cases").get(family).properties()) {
         String stem = c.getValue().get("data").asText();
         JsonNode options = c.getValue().get("options");
         Path file = work.resolve("data").resolve(stem + ".jsonl");
@@ -84,15 +81,9 @@ class SftParityIT {
             "training_config:\n"
                 + "  DatasetConfig:\n    shuffle_dataset: false\n    train_test_split: 1\n"
                 + "  TrainingArguments:\n    output_dir: /tmp/unused\n");
-    options
-        .fields()
-        .forEachRemaining(
-            o ->
-                yaml.append("    ")
-                    .append(o.getKey())
-                    .append(": ")
-                    .append(o.getValue())
-                    .append('\n'));
+    for (Map.Entry<String, JsonNode> o : options.properties()) {
+      yaml.append("    ").append(o.getKey()).append(": ").append(o.getValue()).append('\n');
+    }
     TrainingConfig config = TrainingConfig.parse(yaml.toString(), null);
     return TuningDataset.load(
             dir, config.dataset(), config.training(), tokenizer, config.chatTemplateOverride())
