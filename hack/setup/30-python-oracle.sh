@@ -15,7 +15,7 @@ _kaito_oracle_setup() {
     rm -rf "$venv"
     "$py" -m venv "$venv" || return 1
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" || return 1
-    "$venv/bin/python" -c "import torch, transformers, peft" || return 1
+    "$venv/bin/python" -c "import torch, transformers, peft, trl, datasets, bitsandbytes" || return 1
     touch "$venv/.kaito-complete"
   fi
   export KAITO_ORACLE_PYTHON="$venv/bin/python"
