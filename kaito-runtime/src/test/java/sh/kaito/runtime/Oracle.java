@@ -51,14 +51,14 @@ public final class Oracle {
     runScript("oracle.py", workDir, args);
   }
 
-  /** Runs another script of {@code src/test/python} the same way. */
+  /** Runs another script of the oracle's directory (e.g. {@code tune_oracle.py}) the same way. */
   public static void runScript(String script, Path workDir, String... args)
       throws IOException, InterruptedException {
     Files.createDirectories(workDir);
     List<String> command =
         new ArrayList<>(List.of(python().toString(), script().resolveSibling(script).toString()));
     command.addAll(List.of(args));
-    Path log = workDir.resolve(script.replace(".py", ".log"));
+    Path log = workDir.resolve("oracle.log");
     Process p =
         new ProcessBuilder(command)
             .directory(workDir.toFile())
