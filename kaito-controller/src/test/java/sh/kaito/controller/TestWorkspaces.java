@@ -41,8 +41,12 @@ public final class TestWorkspaces {
     return ws;
   }
 
-  /** The workspace as a user would create it in {@code namespace}: no uid or generation yet. */
+  /**
+   * The workspace as a user would create it in {@code namespace} through the v1beta1 client: no uid
+   * or generation yet.
+   */
   public static Workspace toCreate(Workspace ws, String namespace, String name) {
+    ws.setApiVersion("kaito.sh/v1beta1");
     ws.getMetadata().setName(name);
     ws.getMetadata().setNamespace(namespace);
     ws.getMetadata().setUid(null);

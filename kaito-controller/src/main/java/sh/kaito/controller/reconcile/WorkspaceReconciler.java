@@ -67,7 +67,10 @@ import sh.kaito.presets.sku.SkuTable;
 public final class WorkspaceReconciler {
   private static final Logger log = LoggerFactory.getLogger(WorkspaceReconciler.class);
 
-  /** How soon a workspace whose training config is missing is looked at again. */
+  /**
+   * How soon a workspace whose training config is missing or unusable is looked at again
+   * (ConfigMaps are not watched).
+   */
   static final Duration MISSING_CONFIG_RETRY = Duration.ofSeconds(30);
 
   private final KubernetesClient client;
@@ -627,7 +630,8 @@ public final class WorkspaceReconciler {
     var outputDir = TrainingConfigRules.outputDir(found.name(), ns, found.data());
     if (outputDir instanceof TrainingConfigRules.OutputDir.Invalid invalid) {
       throw new UserError(
-          "failed to get training output directory from config: " + invalid.message());
+          "failed to get training output directory from config: " + invalid.message(),
+          MISSING_CONFIG_RETRY);
     }
     if (!found.inWorkspaceNamespace()) {
       ConfigMap copy =
