@@ -145,9 +145,9 @@ class TuningJobIT {
               () -> ControllerHarness.workspace(client, ns, "tune-progress"),
               w -> Long.valueOf(8).equals(progressStep(w)));
       Duration took = Duration.ofNanos(System.nanoTime() - changed);
-      // One interval, plus up to 3 s for the queue, the status patch and this test's 200 ms polling
-      // on a loaded 2-core machine.
-      assertThat(took).isLessThanOrEqualTo(INTERVAL.plusSeconds(3));
+      // One interval, plus up to 5 s for the queue, the status patch, the watch and this test's
+      // 200 ms polling on a shared 2-core machine (load averages of 30 seen).
+      assertThat(took).isLessThanOrEqualTo(INTERVAL.plusSeconds(5));
       assertThat(step8.getStatus().tuningProgress().loss()).isEqualTo("1.125");
       assertThat(step8.getStatus().tuningProgress().etaSeconds()).isEqualTo(92L);
 
@@ -166,9 +166,10 @@ class TuningJobIT {
                       && j.getStatus().getConditions().stream()
                           .anyMatch(c -> "Failed".equals(c.getType())));
       Duration toFail = Duration.ofNanos(System.nanoTime() - failedAt);
-      // The default backoff would wait 10 s, then retry with a new pod; a FailJob rule ends it in
-      // the job controller's next sync (well under 10 s even on a loaded machine).
-      assertThat(toFail).isLessThan(Duration.ofSeconds(10));
+      // Without the rule the Job would retry up to 6 times with backoffs of 10 s doubling (about
+      // 10 minutes); the FailJob rule ends it at the job controller's next sync. 30 s leaves room
+      // for a heavily loaded machine.
+      assertThat(toFail).isLessThan(Duration.ofSeconds(30));
       assertThat(failedJob.getStatus().getConditions())
           .anyMatch(c -> "Failed".equals(c.getType()) && "PodFailurePolicy".equals(c.getReason()));
       assertThat(jobPods(client, ns, "tune-progress")).hasSize(1);
