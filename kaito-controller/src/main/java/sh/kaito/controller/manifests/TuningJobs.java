@@ -26,10 +26,11 @@ import sh.kaito.api.v1beta1.TuningSpec;
  *
  * <p>Bad input fails the Job at once instead of retrying it: {@code tune} and {@code push-adapter}
  * exit 1 (failed) or 2 (bad usage) on errors a retry cannot fix, and a pod failure policy turns
- * those exit codes into a failed Job; any other exit (a kill, an OOM kill: 137) is retried up to
- * the default backoff limit, and a disrupted pod (eviction, preemption) is not counted. Each
- * container's last words are its termination message ({@code /dev/termination-log}, else the end of
- * its log), which the controller shows in the workspace's condition.
+ * those exit codes (and exit 2 of an init container) into a failed Job; any other exit (a failed
+ * download, a kill, an OOM kill: 137) is retried up to the default backoff limit, and a disrupted
+ * pod (eviction, preemption) is not counted. Each container's last words are its termination
+ * message ({@code /dev/termination-log}, else the end of its log), which the controller shows in
+ * the workspace's condition.
  *
  * <p>No image reference is parsed here: the seed's placeholder output image ({@code
  * ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1}) is passed through as written, and the runtime
@@ -43,6 +44,8 @@ public final class TuningJobs {
 
   /** Exit codes of {@code kaito-runtime}: 1 failed, 2 bad usage (docs/runtime-cli.md). */
   static final List<Integer> FATAL_EXIT_CODES = List.of(1, 2);
+
+  static final int USAGE_EXIT_CODE = 2;
 
   /**
    * The training config the Job runs with.
@@ -182,7 +185,7 @@ public final class TuningJobs {
     return new JobBuilder()
         .withMetadata(workloadMetadata(in))
         .withNewSpec()
-        .withPodFailurePolicy(failFastOnErrors(containers))
+        .withPodFailurePolicy(failFastOnErrors(init, containers))
         .withTemplate(template)
         .endSpec()
         .build();
@@ -190,8 +193,13 @@ public final class TuningJobs {
 
   private static final String FALLBACK_TO_LOGS = "FallbackToLogsOnError";
 
-  /** Disruptions are not failures; a reported error of {@code tune} or the pusher ends the Job. */
-  private static PodFailurePolicy failFastOnErrors(List<Container> containers) {
+  /**
+   * Disruptions are not failures; a reported error of {@code tune} or the pusher ends the Job, and
+   * so does a usage error (exit 2) of an init container. A failed download or pull (exit 1) may be
+   * the network's fault and is retried.
+   */
+  private static PodFailurePolicy failFastOnErrors(
+      List<Container> initContainers, List<Container> containers) {
     PodFailurePolicyBuilder policy =
         new PodFailurePolicyBuilder()
             .addNewRule()
@@ -209,6 +217,17 @@ public final class TuningJobs {
           .withContainerName(c.getName())
           .withOperator("In")
           .withValues(FATAL_EXIT_CODES)
+          .endOnExitCodes()
+          .endRule();
+    }
+    for (Container c : initContainers) {
+      policy
+          .addNewRule()
+          .withAction("FailJob")
+          .withNewOnExitCodes()
+          .withContainerName(c.getName())
+          .withOperator("In")
+          .withValues(USAGE_EXIT_CODE)
           .endOnExitCodes()
           .endRule();
     }

@@ -179,7 +179,11 @@ class ManifestsTest {
                     + r.getOnExitCodes().getOperator()
                     + " "
                     + r.getOnExitCodes().getValues())
-        .containsExactly("FailJob workspace-tuning-phi-3 In [1, 2]", "FailJob pusher In [1, 2]");
+        .containsExactly(
+            "FailJob workspace-tuning-phi-3 In [1, 2]",
+            "FailJob pusher In [1, 2]",
+            "FailJob model-weights-downloader In [2]",
+            "FailJob data-downloader In [2]");
   }
 
   @Test
