@@ -209,28 +209,21 @@ public final class TuningJobs {
             .withStatus("True")
             .endOnPodCondition()
             .endRule();
-    for (Container c : containers) {
-      policy
-          .addNewRule()
-          .withAction("FailJob")
-          .withNewOnExitCodes()
-          .withContainerName(c.getName())
-          .withOperator("In")
-          .withValues(FATAL_EXIT_CODES)
-          .endOnExitCodes()
-          .endRule();
-    }
-    for (Container c : initContainers) {
-      policy
-          .addNewRule()
-          .withAction("FailJob")
-          .withNewOnExitCodes()
-          .withContainerName(c.getName())
-          .withOperator("In")
-          .withValues(USAGE_EXIT_CODE)
-          .endOnExitCodes()
-          .endRule();
-    }
+    containers.forEach(c -> failJobOn(policy, c, FATAL_EXIT_CODES));
+    initContainers.forEach(c -> failJobOn(policy, c, List.of(USAGE_EXIT_CODE)));
     return policy.build();
+  }
+
+  private static void failJobOn(
+      PodFailurePolicyBuilder policy, Container container, List<Integer> exitCodes) {
+    policy
+        .addNewRule()
+        .withAction("FailJob")
+        .withNewOnExitCodes()
+        .withContainerName(container.getName())
+        .withOperator("In")
+        .withValues(exitCodes)
+        .endOnExitCodes()
+        .endRule();
   }
 }
