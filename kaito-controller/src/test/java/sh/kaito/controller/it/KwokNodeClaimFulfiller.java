@@ -2,15 +2,21 @@ package sh.kaito.controller.it;
 
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Taint;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.Watch;
 import io.fabric8.kubernetes.client.Watcher;
 import io.fabric8.kubernetes.client.WatcherException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -28,25 +34,34 @@ import sh.kaito.testsupport.FakeNodes;
  *
  * <p>The node has no {@code accelerator} label (a provisioner does not set it; upstream's
  * controller does, and so must ours).
+ *
+ * <p>Holds let a test keep work open for as long as it likes instead of betting on timing: while
+ * {@link #holdLaunches() launches are held} new claims wait unfulfilled; while {@link #holdPods()
+ * pods are held} new nodes carry a {@value #HOLD_TAINT} taint no workload tolerates, so their pods
+ * stay Pending; with {@link #withCloudFinalizer()} every claim carries a finalizer (as Karpenter's
+ * termination finalizer does) that is removed only once its node is gone and deletions are not
+ * {@link #holdDeletions() held}.
  */
 final class KwokNodeClaimFulfiller implements AutoCloseable {
+  static final String HOLD_TAINT = "chaos.kaito.sh/hold";
+  static final String CLOUD_FINALIZER = "test.kaito.sh/fake-cloud-instance";
+
   private final KubernetesClient client;
   private final String namespace;
   private final ExecutorService executor = Executors.newSingleThreadExecutor();
   private final Watch watch;
 
-  private final long delayMillis;
+  // Guarded by this.
+  private boolean launchesHeld;
+  private boolean podsHeld;
+  private boolean deletionsHeld;
+  private boolean cloudFinalizer;
+  private final List<NodeClaim> heldLaunches = new ArrayList<>();
+  private final Set<String> heldNodes = new LinkedHashSet<>();
+  private final Set<String> heldDeletions = new LinkedHashSet<>();
 
   KwokNodeClaimFulfiller(KubernetesClient client, String workspaceNamespace) {
-    this(client, workspaceNamespace, 0);
-  }
-
-  /**
-   * @param delayMillis how long a "cloud" takes before it starts making the node
-   */
-  KwokNodeClaimFulfiller(KubernetesClient client, String workspaceNamespace, long delayMillis) {
     this.client = client;
-    this.delayMillis = delayMillis;
     this.namespace = workspaceNamespace;
     this.watch =
         client
@@ -56,10 +71,16 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
                 new Watcher<>() {
                   @Override
                   public void eventReceived(Action action, NodeClaim claim) {
-                    if (action == Action.ADDED) {
-                      executor.execute(() -> fulfil(claim));
-                    } else if (action == Action.DELETED) {
-                      executor.execute(() -> client.nodes().withName(nodeName(claim)).delete());
+                    switch (action) {
+                      case ADDED -> executor.execute(() -> added(claim));
+                      case MODIFIED -> {
+                        if (claim.getMetadata().getDeletionTimestamp() != null) {
+                          executor.execute(() -> deleting(claim.getMetadata().getName()));
+                        }
+                      }
+                      case DELETED ->
+                          executor.execute(() -> deleteNode(claim.getMetadata().getName()));
+                      default -> {}
                     }
                   }
 
@@ -69,17 +90,130 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
   }
 
   static String nodeName(NodeClaim claim) {
-    return "kwok-" + claim.getMetadata().getName();
+    return nodeName(claim.getMetadata().getName());
+  }
+
+  private static String nodeName(String claimName) {
+    return "kwok-" + claimName;
+  }
+
+  /** Every claim seen from now on gets {@link #CLOUD_FINALIZER}. */
+  synchronized KwokNodeClaimFulfiller withCloudFinalizer() {
+    cloudFinalizer = true;
+    return this;
+  }
+
+  /** Claims seen from now on wait, unfulfilled, until {@link #releaseLaunches()}. */
+  synchronized void holdLaunches() {
+    launchesHeld = true;
+  }
+
+  synchronized void releaseLaunches() {
+    launchesHeld = false;
+    for (NodeClaim claim : heldLaunches) {
+      executor.execute(() -> fulfil(claim));
+    }
+    heldLaunches.clear();
+  }
+
+  /** Nodes made from now on carry {@link #HOLD_TAINT} until {@link #releasePods()}. */
+  synchronized void holdPods() {
+    podsHeld = true;
+  }
+
+  synchronized void releasePods() {
+    podsHeld = false;
+    for (String node : heldNodes) {
+      executor.execute(() -> untaint(node));
+    }
+    heldNodes.clear();
+  }
+
+  /** Claims being deleted keep their node and finalizer until {@link #releaseDeletions()}. */
+  synchronized void holdDeletions() {
+    deletionsHeld = true;
+  }
+
+  synchronized void releaseDeletions() {
+    deletionsHeld = false;
+    for (String claim : heldDeletions) {
+      executor.execute(() -> deleting(claim));
+    }
+    heldDeletions.clear();
+  }
+
+  private void added(NodeClaim claim) {
+    boolean hold;
+    synchronized (this) {
+      if (cloudFinalizer) {
+        patchFinalizers(claim.getMetadata().getName(), List.of(CLOUD_FINALIZER));
+      }
+      hold = launchesHeld;
+      if (hold) {
+        heldLaunches.add(claim);
+      }
+    }
+    if (!hold) {
+      fulfil(claim);
+    }
+  }
+
+  private void deleting(String claimName) {
+    synchronized (this) {
+      if (deletionsHeld) {
+        heldDeletions.add(claimName);
+        return;
+      }
+    }
+    deleteNode(claimName);
+    if (cloudFinalizer) {
+      patchFinalizers(claimName, List.of());
+    }
+  }
+
+  private void deleteNode(String claimName) {
+    client.nodes().withName(nodeName(claimName)).delete();
+  }
+
+  private void patchFinalizers(String claimName, List<String> finalizers) {
+    try {
+      client
+          .resources(NodeClaim.class)
+          .withName(claimName)
+          .patch(
+              PatchContext.of(PatchType.JSON_MERGE),
+              client
+                  .getKubernetesSerialization()
+                  .asJson(Map.of("metadata", Map.of("finalizers", finalizers))));
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
+  }
+
+  private void untaint(String node) {
+    try {
+      client
+          .nodes()
+          .withName(node)
+          .edit(
+              n -> {
+                n.getSpec().getTaints().removeIf(t -> HOLD_TAINT.equals(t.getKey()));
+                return n;
+              });
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        throw e;
+      }
+    }
   }
 
   private void fulfil(NodeClaim claim) {
-    if (delayMillis > 0) {
-      try {
-        Thread.sleep(delayMillis);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
+    NodeClaim current =
+        client.resources(NodeClaim.class).withName(claim.getMetadata().getName()).get();
+    if (current == null || current.getMetadata().getDeletionTimestamp() != null) {
+      return; // deleted while its launch was held
     }
     NodeSelectorRequirementWithMinValues it =
         claim.getSpec().requirement(KarpenterConditions.INSTANCE_TYPE_LABEL);
@@ -92,6 +226,14 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
     }
     Node node = spec.toNode();
     node.getMetadata().getLabels().remove(WorkspaceLabels.ACCELERATOR);
+    synchronized (this) {
+      if (podsHeld) {
+        List<Taint> taints = new ArrayList<>(node.getSpec().getTaints());
+        taints.add(new Taint("NoSchedule", HOLD_TAINT, null, "true"));
+        node.getSpec().setTaints(taints);
+        heldNodes.add(node.getMetadata().getName());
+      }
+    }
     try {
       client.nodes().resource(node).create();
       client
@@ -155,10 +297,25 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
     return namespace;
   }
 
+  /** Releases every hold (so nothing this test made is left stuck) and stops watching. */
   @Override
   public void close() throws InterruptedException {
+    releaseLaunches();
+    releasePods();
+    releaseDeletions();
     watch.close();
     executor.shutdown();
     executor.awaitTermination(30, TimeUnit.SECONDS);
+    if (cloudFinalizer) {
+      // Nobody honours the finalizer once this fake cloud is gone.
+      for (NodeClaim c :
+          client
+              .resources(NodeClaim.class)
+              .withLabel(WorkspaceLabels.WORKSPACE_NAMESPACE, namespace)
+              .list()
+              .getItems()) {
+        patchFinalizers(c.getMetadata().getName(), List.of());
+      }
+    }
   }
 }

@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.karpenter.NodeClaim;
@@ -60,6 +61,7 @@ public final class NodeClaimController implements AutoCloseable {
             return t;
           });
   private volatile boolean running;
+  private volatile Consumer<String> reconciled = name -> {};
 
   public NodeClaimController(
       KubernetesClient client, CloudProvider provider, Options options, Clock clock) {
@@ -148,6 +150,15 @@ public final class NodeClaimController implements AutoCloseable {
         options.gcInterval());
   }
 
+  /**
+   * Calls {@code listener} with a claim's name each time a reconcile of it has finished without
+   * error: lets a test wait for proof that the controller looked at a claim (instead of for a time)
+   * before it asserts that nothing changed.
+   */
+  public void onReconciled(Consumer<String> listener) {
+    this.reconciled = listener;
+  }
+
   public boolean ready() {
     return running && claims.hasSynced() && nodes.hasSynced();
   }
@@ -169,6 +180,7 @@ public final class NodeClaimController implements AutoCloseable {
         if (r.requeue()) {
           queue.addAfter(key, r.requeueAfter());
         }
+        reconciled.accept(key);
       } catch (RuntimeException e) {
         // A conflict or an API hiccup: the next event or this retry brings the claim back.
         log.warn("event=ReconcileFailed nodeclaim={} error=\"{}\"", key, e.toString());

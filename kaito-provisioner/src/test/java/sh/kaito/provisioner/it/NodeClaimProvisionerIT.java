@@ -12,6 +12,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -305,8 +307,17 @@ class NodeClaimProvisionerIT {
             .getMetadata()
             .getResourceVersion();
     controller.close();
-    controller = start(client, fake);
-    Thread.sleep(1500); // let the new controller see everything once; nothing should change
+    // Nothing should change; wait for proof that the new controller looked at the claim (a
+    // finished reconcile of it), not for a time.
+    Set<String> looked = ConcurrentHashMap.newKeySet();
+    controller = new NodeClaimController(client, fake, FAST, Clock.systemUTC());
+    controller.onReconciled(looked::add);
+    controller.start(60);
+    long lookDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!looked.contains(name) && System.nanoTime() < lookDeadline) {
+      Thread.sleep(20);
+    }
+    assertThat(looked).as("the restarted controller reconciled %s", name).contains(name);
     assertThat(nodesOf(client, name)).hasSize(1);
     assertThat(
             client

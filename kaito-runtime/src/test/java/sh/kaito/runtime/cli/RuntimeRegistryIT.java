@@ -3,6 +3,8 @@ package sh.kaito.runtime.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -272,10 +274,12 @@ class RuntimeRegistryIT {
     Path config = registry.dockerConfig(ALICE);
     String image = registry.host() + "/adapters/ws-tuned:0.0.1";
 
+    ByteArrayOutputStream pusherErr = new ByteArrayOutputStream();
     CompletableFuture<RuntimeRun> pusher =
         CompletableFuture.supplyAsync(
             () ->
                 RuntimeRun.of(
+                    pusherErr,
                     "push-adapter",
                     results.toString(),
                     image,
@@ -286,8 +290,15 @@ class RuntimeRegistryIT {
                     "--docker-config",
                     config.toString()));
 
-    // The tuner is still writing: nothing may be pushed yet.
-    Thread.sleep(3000);
+    // The tuner is still writing: once the pusher has looked for the marker and not found it,
+    // nothing may be pushed yet.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!pusherErr.toString(StandardCharsets.UTF_8).contains("waiting for marker=" + marker)
+        && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(pusherErr.toString(StandardCharsets.UTF_8))
+        .contains("push-adapter waiting for marker=" + marker);
     assertThat(pusher).isNotDone();
     HttpOciRegistry client =
         new HttpOciRegistry(registry.host(), Optional.of(ALICE), config.toString(), false);

@@ -8,8 +8,15 @@ import java.nio.charset.StandardCharsets;
 record RuntimeRun(int exit, String out, String err) {
 
   static RuntimeRun of(String... args) {
+    return of(new ByteArrayOutputStream(), args);
+  }
+
+  /**
+   * As {@link #of(String...)}, with stderr written to {@code err} as it comes, so a test can watch
+   * a run that has not finished (ByteArrayOutputStream is synchronized: read it with toString).
+   */
+  static RuntimeRun of(ByteArrayOutputStream err, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
     int exit =
         RuntimeMain.run(
             args,

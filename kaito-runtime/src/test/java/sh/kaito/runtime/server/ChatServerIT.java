@@ -768,7 +768,10 @@ class ChatServerIT {
         model.withEngine(
             (prompt, params, adapters, listener) -> {
               try {
-                Thread.sleep(35_000); // past Jetty's default 30 s idle timeout, no bytes sent
+                // Deliberate wait (the test is about a timeout): past Jetty's default 30 s idle
+                // timeout,
+                // no bytes sent.
+                Thread.sleep(35_000);
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               }
