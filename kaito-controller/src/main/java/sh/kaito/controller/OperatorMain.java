@@ -29,6 +29,8 @@ import sh.kaito.api.validation.ValidationOptions;
 import sh.kaito.controller.progress.HttpTuningProgressSource;
 import sh.kaito.controller.progress.TuningProgressSource;
 import sh.kaito.controller.runtime.WorkspaceController;
+import sh.kaito.controller.tuning.TrainingConfigMaps;
+import sh.kaito.controller.tuning.TuningOptions;
 import sh.kaito.controller.webhook.AdmissionServer;
 import sh.kaito.controller.webhook.TlsMaterial;
 import sh.kaito.controller.webhook.WebhookCertificates;
@@ -66,15 +68,8 @@ public final class OperatorMain {
     PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     new JvmMemoryMetrics().bindTo(metrics);
     new ProcessorMetrics().bindTo(metrics);
-    // Tuning progress is read from the tune pod's IP: only possible from inside the cluster. A
-    // controller run from a workstation (the quickstart, tests) must not dial pod IPs.
-    boolean inCluster = env.containsKey("KUBERNETES_SERVICE_HOST");
-    TuningProgressSource progress =
-        inCluster && !"off".equals(env.get("KAITO_TUNING_PROGRESS"))
-            ? new HttpTuningProgressSource(Duration.ofSeconds(1), Clock.systemUTC())
-            : TuningProgressSource.none();
-    log.info("event=TuningProgress source={}", inCluster ? "pod-http" : "none");
-    WorkspaceController controller = new WorkspaceController(client, options, metrics, progress);
+    TuningOptions tuning = tuningOptions(env, namespace);
+    WorkspaceController controller = new WorkspaceController(client, options, metrics, tuning);
 
     AdmissionServer webhook = null;
     if (webhookPort > 0) {
@@ -102,7 +97,10 @@ public final class OperatorMain {
           new WorkspaceAdmission(
               validation,
               CatalogPresetChecks.azure(),
-              labels -> client.nodes().withLabels(labels).list().getItems());
+              labels -> client.nodes().withLabels(labels).list().getItems(),
+              new TrainingConfigMaps(
+                  (ns, name) -> client.configMaps().inNamespace(ns).withName(name).get(),
+                  namespace));
       webhook = AdmissionServer.create(bind, webhookPort, tls, admission).start();
     }
 
@@ -175,6 +173,42 @@ public final class OperatorMain {
             .build();
     CompletableFuture<?> done = elector.start();
     done.join();
+  }
+
+  /**
+   * Tuning progress is read from the tune pod's IP, which only a controller inside the cluster (or
+   * on a machine routed into the pod network) can reach. {@code KAITO_TUNING_PROGRESS}: {@code
+   * auto} (default: on inside a cluster), {@code on}, {@code off}; {@code
+   * KAITO_TUNING_PROGRESS_INTERVAL_SECONDS} (15). A controller run from a workstation (the
+   * quickstart, tests) must not dial pod IPs that are only data there.
+   */
+  static TuningOptions tuningOptions(Map<String, String> env, String namespace) {
+    String mode = env.getOrDefault("KAITO_TUNING_PROGRESS", "auto");
+    boolean on =
+        switch (mode) {
+          case "on" -> true;
+          case "off" -> false;
+          case "auto" -> env.containsKey("KUBERNETES_SERVICE_HOST");
+          default ->
+              throw new IllegalArgumentException(
+                  "KAITO_TUNING_PROGRESS must be auto, on or off, not " + mode);
+        };
+    Duration interval =
+        Duration.ofSeconds(
+            Long.parseLong(
+                env.getOrDefault(
+                    "KAITO_TUNING_PROGRESS_INTERVAL_SECONDS",
+                    String.valueOf(TuningOptions.DEFAULT_PROGRESS_INTERVAL.toSeconds()))));
+    log.info(
+        "event=TuningProgress source={} interval={}s",
+        on ? "pod-http" : "none",
+        interval.toSeconds());
+    return new TuningOptions(
+        on
+            ? new HttpTuningProgressSource(Duration.ofSeconds(1), Clock.systemUTC())
+            : TuningProgressSource.none(),
+        interval,
+        namespace);
   }
 
   private static void reply(com.sun.net.httpserver.HttpExchange e, int code, String body)

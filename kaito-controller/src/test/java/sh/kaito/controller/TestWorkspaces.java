@@ -23,6 +23,37 @@ public final class TestWorkspaces {
     return example("fine-tuning/kaito_workspace_tuning_phi_3.yaml", w -> w);
   }
 
+  /**
+   * The seed's tuning workspace with another method and config, and an output image the webhook
+   * accepts (the seed's is a placeholder).
+   */
+  public static Workspace tuning(String method, String config) {
+    Workspace ws = seedTuning();
+    var t = ws.getTuning();
+    ws.setTuning(
+        new sh.kaito.api.v1beta1.TuningSpec(
+            t.preset(),
+            method,
+            config,
+            t.input(),
+            sh.kaito.api.v1beta1.DataDestination.ofImage(
+                "myacr.azurecr.io/adapter:0.0.1", "push-secret")));
+    return ws;
+  }
+
+  /**
+   * The workspace as a user would create it in {@code namespace} through the v1beta1 client: no uid
+   * or generation yet.
+   */
+  public static Workspace toCreate(Workspace ws, String namespace, String name) {
+    ws.setApiVersion("kaito.sh/v1beta1");
+    ws.getMetadata().setName(name);
+    ws.getMetadata().setNamespace(namespace);
+    ws.getMetadata().setUid(null);
+    ws.getMetadata().setGeneration(null);
+    return ws;
+  }
+
   public static Workspace phi3Inference(UnaryOperator<Workspace> change) {
     return example("inference/kaito_workspace_phi_3_mini_128k.yaml", change);
   }

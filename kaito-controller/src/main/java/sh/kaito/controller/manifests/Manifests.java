@@ -45,7 +45,6 @@ public final class Manifests {
 
   public static final String WEIGHTS_DIR = "/workspace/weights";
   public static final String DATA_DIR = "/mnt/data";
-  public static final String RESULTS_DIR = "/mnt/results";
   public static final String CONFIG_DIR = "/mnt/config";
   public static final String ADAPTER_DIR = "/mnt/adapter";
   public static final String DOCKER_CONFIG_DIR = "/root/.docker";

@@ -10,6 +10,8 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.batch.v1.JobBuilder;
+import io.fabric8.kubernetes.api.model.batch.v1.PodFailurePolicy;
+import io.fabric8.kubernetes.api.model.batch.v1.PodFailurePolicyBuilder;
 import java.util.ArrayList;
 import java.util.List;
 import sh.kaito.api.v1beta1.DataDestination;
@@ -18,8 +20,17 @@ import sh.kaito.api.v1beta1.TuningSpec;
 
 /**
  * The tuning Job (contract §2.6) with our runtime image only: init containers pull the weights and
- * the data, {@code tune} trains, the {@code pusher} sidecar pushes the adapter when training wrote
- * its completion marker.
+ * the data, {@code tune} trains with the training config mounted at {@code /mnt/config} and writes
+ * the adapter to the config's {@code output_dir}, the {@code pusher} sidecar pushes the adapter
+ * when training wrote its completion marker there.
+ *
+ * <p>Bad input fails the Job at once instead of retrying it: {@code tune} and {@code push-adapter}
+ * exit 1 (failed) or 2 (bad usage) on errors a retry cannot fix, and a pod failure policy turns
+ * those exit codes (and exit 2 of an init container) into a failed Job; any other exit (a failed
+ * download, a kill, an OOM kill: 137) is retried up to the default backoff limit, and a disrupted
+ * pod (eviction, preemption) is not counted. Each container's last words are its termination
+ * message ({@code /dev/termination-log}, else the end of its log), which the controller shows in
+ * the workspace's condition.
  *
  * <p>No image reference is parsed here: the seed's placeholder output image ({@code
  * ACR_REPO_HERE.azurecr.io/IMAGE_NAME_HERE:0.0.1}) is passed through as written, and the runtime
@@ -29,9 +40,23 @@ public final class TuningJobs {
   private TuningJobs() {}
 
   public static final String PUSHER = "pusher";
-  public static final String COMPLETION_MARKER = RESULTS_DIR + "/fine_tuning_completed.txt";
+  public static final String COMPLETION_MARKER_FILE = "fine_tuning_completed.txt";
 
-  public static Job desired(WorkloadInputs in) {
+  /** Exit codes of {@code kaito-runtime}: 1 failed, 2 bad usage (docs/runtime-cli.md). */
+  static final List<Integer> FATAL_EXIT_CODES = List.of(1, 2);
+
+  static final int USAGE_EXIT_CODE = 2;
+
+  /**
+   * The training config the Job runs with.
+   *
+   * @param configMap the ConfigMap mounted at {@code /mnt/config} (the workspace's {@code
+   *     tuning.config}, or the method's default template)
+   * @param outputDir where training writes the adapter: the config's resolved {@code output_dir}
+   */
+  public record TrainingConfig(String configMap, String outputDir) {}
+
+  public static Job desired(WorkloadInputs in, TrainingConfig config) {
     TuningSpec tuning = in.workspace().getTuning();
     DataSource input = tuning.input();
     DataDestination output = tuning.output();
@@ -47,9 +72,8 @@ public final class TuningJobs {
         output != null && output.volumeSource() != null
             ? userVolume(VOLUME_RESULTS, output.volumeSource())
             : emptyDir(VOLUME_RESULTS));
-    if (tuning.config() != null && !tuning.config().isEmpty()) {
-      volumes.add(configMapVolume(VOLUME_CONFIG, tuning.config()));
-    }
+    volumes.add(configMapVolume(VOLUME_CONFIG, config.configMap()));
+    String outputDir = config.outputDir();
 
     List<Container> init = new ArrayList<>();
     init.add(weightsPuller(in));
@@ -89,7 +113,8 @@ public final class TuningJobs {
     tuneMounts.add(mount(VOLUME_DSHM, "/dev/shm"));
     tuneMounts.add(mount(VOLUME_WEIGHTS, WEIGHTS_DIR));
     tuneMounts.add(mount(VOLUME_DATA, DATA_DIR));
-    tuneMounts.add(mount(VOLUME_RESULTS, RESULTS_DIR));
+    tuneMounts.add(mount(VOLUME_RESULTS, outputDir));
+    tuneMounts.add(mount(VOLUME_CONFIG, CONFIG_DIR));
     List<String> tuneArgs =
         new ArrayList<>(
             List.of(
@@ -103,16 +128,13 @@ public final class TuningJobs {
                 "--data",
                 DATA_DIR,
                 "--output",
-                RESULTS_DIR,
+                outputDir,
                 "--gpus",
                 String.valueOf(in.gpusPerNode()),
                 "--port",
-                String.valueOf(RUNTIME_PORT)));
-    if (tuning.config() != null && !tuning.config().isEmpty()) {
-      tuneMounts.add(mount(VOLUME_CONFIG, CONFIG_DIR));
-      tuneArgs.add("--config");
-      tuneArgs.add(CONFIG_DIR + "/" + TRAINING_CONFIG_KEY);
-    }
+                String.valueOf(RUNTIME_PORT),
+                "--config",
+                CONFIG_DIR + "/" + TRAINING_CONFIG_KEY));
     List<Container> containers = new ArrayList<>();
     containers.add(
         new ContainerBuilder()
@@ -124,21 +146,22 @@ public final class TuningJobs {
             .withPorts(
                 new ContainerPortBuilder().withName("http").withContainerPort(RUNTIME_PORT).build())
             .withEnv(new EnvVar("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True", null))
+            .withTerminationMessagePolicy(FALLBACK_TO_LOGS)
             .withVolumeMounts(tuneMounts)
             .build());
 
     if (output != null && output.image() != null && !output.image().isEmpty()) {
-      List<VolumeMount> pushMounts = new ArrayList<>(List.of(mount(VOLUME_RESULTS, RESULTS_DIR)));
+      List<VolumeMount> pushMounts = new ArrayList<>(List.of(mount(VOLUME_RESULTS, outputDir)));
       List<String> pushArgs =
           new ArrayList<>(
               List.of(
                   "push-adapter",
-                  RESULTS_DIR,
+                  outputDir,
                   output.image(),
                   "--preset",
                   in.presetName(),
                   "--wait-for",
-                  COMPLETION_MARKER));
+                  outputDir + "/" + COMPLETION_MARKER_FILE));
       if (output.imagePushSecret() != null && !output.imagePushSecret().isEmpty()) {
         volumes.add(dockerConfigVolume(VOLUME_PUSH_SECRET, output.imagePushSecret()));
         pushMounts.add(mount(VOLUME_PUSH_SECRET, DOCKER_CONFIG_DIR));
@@ -151,6 +174,7 @@ public final class TuningJobs {
               .withImage(in.options().runtimeImage())
               .withCommand(RUNTIME_BINARY)
               .withArgs(pushArgs)
+              .withTerminationMessagePolicy(FALLBACK_TO_LOGS)
               .withVolumeMounts(pushMounts)
               .build());
     }
@@ -161,8 +185,45 @@ public final class TuningJobs {
     return new JobBuilder()
         .withMetadata(workloadMetadata(in))
         .withNewSpec()
+        .withPodFailurePolicy(failFastOnErrors(init, containers))
         .withTemplate(template)
         .endSpec()
         .build();
+  }
+
+  private static final String FALLBACK_TO_LOGS = "FallbackToLogsOnError";
+
+  /**
+   * Disruptions are not failures; a reported error of {@code tune} or the pusher ends the Job, and
+   * so does a usage error (exit 2) of an init container. A failed download or pull (exit 1) may be
+   * the network's fault and is retried.
+   */
+  private static PodFailurePolicy failFastOnErrors(
+      List<Container> initContainers, List<Container> containers) {
+    PodFailurePolicyBuilder policy =
+        new PodFailurePolicyBuilder()
+            .addNewRule()
+            .withAction("Ignore")
+            .addNewOnPodCondition()
+            .withType("DisruptionTarget")
+            .withStatus("True")
+            .endOnPodCondition()
+            .endRule();
+    containers.forEach(c -> failJobOn(policy, c, FATAL_EXIT_CODES));
+    initContainers.forEach(c -> failJobOn(policy, c, List.of(USAGE_EXIT_CODE)));
+    return policy.build();
+  }
+
+  private static void failJobOn(
+      PodFailurePolicyBuilder policy, Container container, List<Integer> exitCodes) {
+    policy
+        .addNewRule()
+        .withAction("FailJob")
+        .withNewOnExitCodes()
+        .withContainerName(container.getName())
+        .withOperator("In")
+        .withValues(exitCodes)
+        .endOnExitCodes()
+        .endRule();
   }
 }

@@ -11,7 +11,10 @@ import sh.kaito.api.v1beta1.TuningProgress;
 public interface TuningProgressSource {
   Optional<TuningProgress> read(Pod pod);
 
+  /** Never asks anything: progress polling is off. */
+  TuningProgressSource NONE = pod -> Optional.empty();
+
   static TuningProgressSource none() {
-    return pod -> Optional.empty();
+    return NONE;
   }
 }

@@ -1,5 +1,7 @@
 package sh.kaito.controller.reconcile;
 
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.PodSpec;
@@ -26,10 +28,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.conditions.Conditions;
 import sh.kaito.api.v1beta1.PresetSpec;
+import sh.kaito.api.v1beta1.TuningProgress;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceAnnotations;
 import sh.kaito.api.v1beta1.WorkspaceLabels;
 import sh.kaito.api.v1beta1.WorkspaceStatus;
+import sh.kaito.api.validation.TrainingConfigRules;
 import sh.kaito.controller.ControllerOptions;
 import sh.kaito.controller.manifests.InferenceWorkloads;
 import sh.kaito.controller.manifests.Manifests;
@@ -38,12 +42,14 @@ import sh.kaito.controller.manifests.Services;
 import sh.kaito.controller.manifests.TemplateWorkloads;
 import sh.kaito.controller.manifests.TuningJobs;
 import sh.kaito.controller.manifests.WorkloadInputs;
+import sh.kaito.controller.progress.TuningProgressPoller;
 import sh.kaito.controller.provision.ClusterView;
 import sh.kaito.controller.provision.NodeProvisioner;
 import sh.kaito.controller.provision.NodeReadiness;
 import sh.kaito.controller.runtime.EventRecorder;
 import sh.kaito.controller.status.Observed;
 import sh.kaito.controller.status.StatusCalculator;
+import sh.kaito.controller.tuning.TrainingConfigMaps;
 import sh.kaito.presets.catalog.ModelPreset;
 import sh.kaito.presets.catalog.PresetCatalog;
 import sh.kaito.presets.catalog.PresetMatch;
@@ -60,7 +66,12 @@ import sh.kaito.presets.sku.SkuTable;
  */
 public final class WorkspaceReconciler {
   private static final Logger log = LoggerFactory.getLogger(WorkspaceReconciler.class);
-  static final Duration PROGRESS_INTERVAL = Duration.ofSeconds(15);
+
+  /**
+   * How soon a workspace whose training config is missing or unusable is looked at again
+   * (ConfigMaps are not watched).
+   */
+  static final Duration MISSING_CONFIG_RETRY = Duration.ofSeconds(30);
 
   private final KubernetesClient client;
   private final ClusterView view;
@@ -71,7 +82,8 @@ public final class WorkspaceReconciler {
   private final EventRecorder events;
   private final Clock clock;
   private final KubernetesSerialization json;
-  private final sh.kaito.controller.progress.TuningProgressSource progress;
+  private final TuningProgressPoller progress;
+  private final TrainingConfigMaps trainingConfigs;
 
   public WorkspaceReconciler(
       KubernetesClient client,
@@ -82,7 +94,8 @@ public final class WorkspaceReconciler {
       ControllerOptions options,
       EventRecorder events,
       Clock clock,
-      sh.kaito.controller.progress.TuningProgressSource progress) {
+      TuningProgressPoller progress,
+      TrainingConfigMaps trainingConfigs) {
     this.client = client;
     this.view = view;
     this.provisioner = provisioner;
@@ -93,10 +106,14 @@ public final class WorkspaceReconciler {
     this.clock = clock;
     this.json = client.getKubernetesSerialization();
     this.progress = progress;
+    this.trainingConfigs = trainingConfigs;
   }
 
   public Result reconcile(String namespace, String name) {
     Workspace ws = view.workspace(namespace, name);
+    if (ws == null || ws.getMetadata().getDeletionTimestamp() != null || !ws.hasTuning()) {
+      progress.untrack(namespace, name);
+    }
     if (ws == null) {
       return Result.DONE;
     }
@@ -137,6 +154,7 @@ public final class WorkspaceReconciler {
       }
     } catch (UserError e) {
       error = e.getMessage();
+      result = e.retryAfter() == null ? Result.DONE : Result.after(e.retryAfter());
       log.info("event=InvalidWorkspace workspace={}/{} reason=\"{}\"", namespace, name, error);
     } catch (KubernetesClientException e) {
       error = e.getCode() == 409 ? null : e.getMessage();
@@ -162,7 +180,7 @@ public final class WorkspaceReconciler {
             serveAfterTuning,
             target,
             error,
-            ws.hasTuning() ? readProgress(namespace, name) : null);
+            ws.hasTuning() ? trackProgress(namespace, name) : null);
     writeStatus(ws, StatusCalculator.compute(observed, clock));
     return result;
   }
@@ -435,7 +453,7 @@ public final class WorkspaceReconciler {
   private Result ensureTuning(WorkloadInputs in, ModelPreset preset) {
     Job job = view.job(in.namespace(), in.name());
     if (job == null) {
-      Job desired = TuningJobs.desired(in);
+      Job desired = TuningJobs.desired(in, ensureTrainingConfig(in.workspace()));
       createIgnoringConflict(
           () -> client.batch().v1().jobs().inNamespace(in.namespace()).resource(desired).create());
       log.info(
@@ -591,24 +609,67 @@ public final class WorkspaceReconciler {
     }
   }
 
-  /** Progress of the running tuning pod, if any answers. */
-  private sh.kaito.api.v1beta1.TuningProgress readProgress(String namespace, String name) {
+  /**
+   * The training config the Job mounts: the workspace's ConfigMap, or the method's default template
+   * copied into the workspace's namespace when it is not there yet (upstream's {@code
+   * EnsureConfigOrCopyFromDefault}), with its {@code output_dir} resolved under {@code /mnt}.
+   */
+  private TuningJobs.TrainingConfig ensureTrainingConfig(Workspace ws) {
+    String ns = ws.getMetadata().getNamespace();
+    TrainingConfigMaps.Found found =
+        trainingConfigs
+            .find(ns, ws.getTuning())
+            .orElseThrow(
+                () ->
+                    new UserError(
+                        "user specified ConfigMap "
+                            + ws.getTuning().config()
+                            + " not found in namespace "
+                            + ns,
+                        MISSING_CONFIG_RETRY));
+    var outputDir = TrainingConfigRules.outputDir(found.name(), ns, found.data());
+    if (outputDir instanceof TrainingConfigRules.OutputDir.Invalid invalid) {
+      throw new UserError(
+          "failed to get training output directory from config: " + invalid.message(),
+          MISSING_CONFIG_RETRY);
+    }
+    if (!found.inWorkspaceNamespace()) {
+      ConfigMap copy =
+          new ConfigMapBuilder()
+              .withNewMetadata()
+              .withName(found.name())
+              .withNamespace(ns)
+              .endMetadata()
+              .withData(found.data())
+              .build();
+      createIgnoringConflict(() -> client.configMaps().inNamespace(ns).resource(copy).create());
+      log.info(
+          "event=DefaultTrainingConfigCopied namespace={} configmap={} from={}",
+          ns,
+          found.name(),
+          found.namespace().isEmpty() ? "built-in" : found.namespace());
+    }
+    return new TuningJobs.TrainingConfig(
+        found.name(), ((TrainingConfigRules.OutputDir.Resolved) outputDir).path());
+  }
+
+  /**
+   * Polls the tuning pod while the Job runs (off this thread) and returns the latest answer; stops
+   * polling otherwise. Null means "nothing new": the status keeps the last numbers.
+   */
+  private TuningProgress trackProgress(String namespace, String name) {
     Job job = view.job(namespace, name);
-    if (job == null
-        || job.getStatus() == null
-        || job.getStatus().getActive() == null
-        || job.getStatus().getActive() == 0) {
+    boolean active =
+        job != null
+            && job.getStatus() != null
+            && job.getStatus().getActive() != null
+            && job.getStatus().getActive() > 0;
+    if (!active) {
+      progress.untrack(namespace, name);
       return null;
     }
-    for (var pod : view.pods(namespace, name)) {
-      if (pod.getStatus() != null && "Running".equals(pod.getStatus().getPhase())) {
-        var p = progress.read(pod);
-        if (p.isPresent()) {
-          return p.get();
-        }
-      }
-    }
-    return null;
+    progress.track(namespace, name);
+    return progress.latest(namespace, name);
   }
 
   // ---- status ----

@@ -17,12 +17,15 @@ import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceState;
 import sh.kaito.controller.ControllerOptions;
 import sh.kaito.controller.progress.HttpTuningProgressSource;
+import sh.kaito.controller.progress.TuningProgressPoller;
 import sh.kaito.controller.progress.TuningProgressSource;
 import sh.kaito.controller.provision.ByoNodeProvisioner;
 import sh.kaito.controller.provision.NodeClaimProvisioner;
 import sh.kaito.controller.provision.NodeProvisioner;
 import sh.kaito.controller.reconcile.Result;
 import sh.kaito.controller.reconcile.WorkspaceReconciler;
+import sh.kaito.controller.tuning.TrainingConfigMaps;
+import sh.kaito.controller.tuning.TuningOptions;
 import sh.kaito.operator.WorkQueue;
 import sh.kaito.presets.catalog.PresetCatalog;
 import sh.kaito.presets.sku.SkuTable;
@@ -39,6 +42,7 @@ public final class WorkspaceController implements AutoCloseable {
   private final InformerClusterView view;
   private final WorkspaceReconciler reconciler;
   private final EventRecorder.Kubernetes events;
+  private final TuningProgressPoller progress;
   private final List<Thread> workers = new ArrayList<>();
   private final Timer duration;
   private final Counter errors;
@@ -59,9 +63,26 @@ public final class WorkspaceController implements AutoCloseable {
       ControllerOptions options,
       MeterRegistry metrics,
       TuningProgressSource progress) {
+    this(
+        client,
+        options,
+        metrics,
+        new TuningOptions(progress, TuningOptions.DEFAULT_PROGRESS_INTERVAL, null));
+  }
+
+  /**
+   * @param tuning progress polling and where the default training configs live
+   */
+  public WorkspaceController(
+      KubernetesClient client,
+      ControllerOptions options,
+      MeterRegistry metrics,
+      TuningOptions tuning) {
     this.options = options;
     this.view = new InformerClusterView(client, !options.nodeAutoProvisioning(), queue::add);
     this.events = new EventRecorder.Kubernetes(client);
+    this.progress =
+        new TuningProgressPoller(tuning.progress(), tuning.progressInterval(), view, queue::add);
     SkuTable skus = SkuTable.azure();
     NodeProvisioner provisioner =
         options.nodeAutoProvisioning()
@@ -77,7 +98,10 @@ public final class WorkspaceController implements AutoCloseable {
             options,
             events,
             Clock.systemUTC(),
-            progress);
+            progress,
+            new TrainingConfigMaps(
+                (ns, name) -> client.configMaps().inNamespace(ns).withName(name).get(),
+                tuning.templateNamespace()));
     this.duration =
         Timer.builder("kaito.reconcile.duration")
             .description("Workspace reconcile duration")
@@ -187,6 +211,7 @@ public final class WorkspaceController implements AutoCloseable {
     for (Thread t : workers) {
       t.interrupt();
     }
+    progress.close();
     view.close();
     events.close();
     log.info("event=ControllerStopped");

@@ -81,6 +81,7 @@ public final class StatusCalculator {
   }
 
   private static String tuning(Observed o, Writer w, boolean resourceReady) {
+    Workspace ws = o.workspace();
     Job job = o.job();
     int succeeded =
         job == null ? 0 : count(job.getStatus() == null ? null : job.getStatus().getSucceeded());
@@ -95,7 +96,16 @@ public final class StatusCalculator {
 
     String state;
     if (jobFailed(job, failed)) {
-      String why = podFailure.map(v -> ": " + v.message()).orElse("");
+      // An OOM kill says more than the container's last log line; otherwise its own words.
+      Optional<String> oom =
+          podFailure
+              .filter(v -> Reasons.CONTAINER_OOM_KILLED.equals(v.reason()))
+              .map(Verdict::message);
+      String why =
+          oom.or(() -> TuningFailures.explain(job, jobPods, ws.getMetadata().getName()))
+              .or(() -> podFailure.map(Verdict::message))
+              .map(m -> ": " + m)
+              .orElse("");
       w.set(
           JOB_STARTED, Verdict.notOk(Reasons.TUNING_JOB_STATUS_FAILED, "tuning job failed" + why));
       w.set(

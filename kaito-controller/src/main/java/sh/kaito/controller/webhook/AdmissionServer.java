@@ -99,6 +99,9 @@ public final class AdmissionServer implements AutoCloseable {
     String operation = request.path("operation").asText("");
     try {
       Workspace workspace = KaitoYaml.mapper().treeToValue(request.path("object"), Workspace.class);
+      if (workspace.getMetadata() != null && workspace.getMetadata().getNamespace() == null) {
+        workspace.getMetadata().setNamespace(request.path("namespace").asText(null));
+      }
       JsonNode oldNode = request.path("oldObject");
       Workspace old =
           oldNode.isObject() ? KaitoYaml.mapper().treeToValue(oldNode, Workspace.class) : null;

@@ -3,6 +3,7 @@ package sh.kaito.controller.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.ValidatingWebhookConfiguration;
 import io.fabric8.kubernetes.api.model.admissionregistration.v1.ValidatingWebhookConfigurationBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.validation.ValidationOptions;
 import sh.kaito.controller.TestWorkspaces;
+import sh.kaito.controller.tuning.TrainingConfigMaps;
 import sh.kaito.controller.webhook.AdmissionServer;
 import sh.kaito.controller.webhook.TlsMaterial;
 import sh.kaito.controller.webhook.WebhookCertificates;
@@ -24,12 +26,17 @@ import sh.kaito.testsupport.WithControlPlane;
 /**
  * The admission webhook through the real API server: a self-issued certificate kept in a Secret,
  * its CA patched into the ValidatingWebhookConfiguration, invalid Workspaces refused with
- * upstream's messages on CREATE and UPDATE.
+ * upstream's messages on CREATE and UPDATE, a tuning workspace's training-config ConfigMap read
+ * from the cluster and checked.
  */
 @WithControlPlane
 class AdmissionWebhookIT {
   static final String PREFIX =
       "admission webhook \"validation.workspace.kaito.sh\" denied the request: ";
+
+  static Workspace tuning(String ns, String method, String config) {
+    return TestWorkspaces.toCreate(TestWorkspaces.tuning(method, config), ns, "tuning-" + method);
+  }
 
   @Test
   void refusesInvalidWorkspacesWithUpstreamMessages(KubernetesClient client) throws Exception {
@@ -61,7 +68,11 @@ class AdmissionWebhookIT {
 
     WorkspaceAdmission admission =
         new WorkspaceAdmission(
-            ValidationOptions.defaults(), CatalogPresetChecks.azure(), labels -> List.of());
+            ValidationOptions.defaults(),
+            CatalogPresetChecks.azure(),
+            labels -> List.of(),
+            new TrainingConfigMaps(
+                (n, name) -> client.configMaps().inNamespace(n).withName(name).get(), null));
     String configName = "kaito-validation-" + ns;
     try (AdmissionServer server = AdmissionServer.create("127.0.0.1", 0, tls, admission).start()) {
       ValidatingWebhookConfiguration vwc =
@@ -187,6 +198,39 @@ class AdmissionWebhookIT {
                 () -> client.resources(Workspace.class).inNamespace(ns).resource(badName).create())
             .hasMessageContaining(PREFIX)
             .hasMessageContaining(": name");
+
+        // A tuning workspace's training config is read from the cluster and checked.
+        client
+            .configMaps()
+            .inNamespace(ns)
+            .resource(
+                new ConfigMapBuilder()
+                    .withNewMetadata()
+                    .withName("four-bit")
+                    .endMetadata()
+                    .addToData(
+                        "training_config.yaml",
+                        "training_config:\n  QuantizationConfig:\n    load_in_4bit: true\n")
+                    .build())
+            .create();
+        Workspace loraWithFourBit = tuning(ns, "lora", "four-bit");
+        assertThatThrownBy(
+                () ->
+                    client
+                        .resources(Workspace.class)
+                        .inNamespace(ns)
+                        .resource(loraWithFourBit)
+                        .create())
+            .hasMessageContaining(PREFIX)
+            .hasMessageContaining(
+                "Failed to evaluate validateConfigMap: For method 'lora', 'load_in_4bit' or"
+                    + " 'load_in_8bit' in ConfigMap 'four-bit' must not be true:"
+                    + " QuantizationConfig: tuning.Config");
+        client
+            .resources(Workspace.class)
+            .inNamespace(ns)
+            .resource(tuning(ns, "qlora", "four-bit"))
+            .create();
       } finally {
         client
             .admissionRegistration()

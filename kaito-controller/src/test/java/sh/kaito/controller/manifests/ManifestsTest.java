@@ -30,6 +30,10 @@ class ManifestsTest {
               "kaito.sh/workspace", "In", List.of("workspace-tuning-phi-3")),
           new NodeSelectorRequirement("kaito.sh/workspacenamespace", "In", List.of("default")));
 
+  /** What a qlora workspace without a config gets: upstream's default template. */
+  static final TuningJobs.TrainingConfig QLORA_DEFAULT =
+      new TuningJobs.TrainingConfig("qlora-params-template", "/mnt/results");
+
   static WorkloadInputs inputs(Workspace ws, String preset, int gpus) {
     return new WorkloadInputs(ws, preset, gpus, 1, "1", OWNED, OPTIONS);
   }
@@ -79,7 +83,8 @@ class ManifestsTest {
   @Test
   void seedTuningJob() throws IOException {
     Job job =
-        TuningJobs.desired(inputs(TestWorkspaces.seedTuning(), "phi-3-mini-128k-instruct", 1));
+        TuningJobs.desired(
+            inputs(TestWorkspaces.seedTuning(), "phi-3-mini-128k-instruct", 1), QLORA_DEFAULT);
     var pod = job.getSpec().getTemplate().getSpec();
     assertThat(pod.getRestartPolicy()).isEqualTo("Never");
     assertThat(pod.getInitContainers())
@@ -110,7 +115,7 @@ class ManifestsTest {
                         .endPersistentVolumeClaim()
                         .build())));
     var pod =
-        TuningJobs.desired(inputs(ws, "phi-3-mini-128k-instruct", 1))
+        TuningJobs.desired(inputs(ws, "phi-3-mini-128k-instruct", 1), QLORA_DEFAULT)
             .getSpec()
             .getTemplate()
             .getSpec();
@@ -131,6 +136,54 @@ class ManifestsTest {
         .filteredOn(v -> v.getName().equals("results-volume"))
         .singleElement()
         .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("out"));
+  }
+
+  @Test
+  void tuningJobUsesTheConfigsOutputDirAndFailsFastOnReportedErrors() {
+    Job job =
+        TuningJobs.desired(
+            inputs(TestWorkspaces.seedTuning(), "phi-3-mini-128k-instruct", 1),
+            new TuningJobs.TrainingConfig("my-config", "/mnt/out/run1"));
+    var pod = job.getSpec().getTemplate().getSpec();
+    Container tune = pod.getContainers().get(0);
+    Container pusher = pod.getContainers().get(1);
+    assertThat(tune.getArgs())
+        .containsSubsequence("--output", "/mnt/out/run1")
+        .containsSubsequence("--config", "/mnt/config/training_config.yaml");
+    assertThat(tune.getVolumeMounts())
+        .extracting(m -> m.getName() + "=" + m.getMountPath())
+        .contains("results-volume=/mnt/out/run1", "config-volume=/mnt/config");
+    assertThat(pusher.getArgs())
+        .startsWith("push-adapter", "/mnt/out/run1")
+        .containsSubsequence("--wait-for", "/mnt/out/run1/fine_tuning_completed.txt");
+    assertThat(pusher.getVolumeMounts())
+        .extracting(m -> m.getName() + "=" + m.getMountPath())
+        .contains("results-volume=/mnt/out/run1");
+    assertThat(pod.getVolumes())
+        .filteredOn(v -> v.getName().equals("config-volume"))
+        .singleElement()
+        .satisfies(v -> assertThat(v.getConfigMap().getName()).isEqualTo("my-config"));
+    assertThat(List.of(tune, pusher))
+        .allSatisfy(
+            c -> assertThat(c.getTerminationMessagePolicy()).isEqualTo("FallbackToLogsOnError"));
+    var rules = job.getSpec().getPodFailurePolicy().getRules();
+    assertThat(rules.get(0).getAction()).isEqualTo("Ignore");
+    assertThat(rules.get(0).getOnPodConditions().get(0).getType()).isEqualTo("DisruptionTarget");
+    assertThat(rules.subList(1, rules.size()))
+        .extracting(
+            r ->
+                r.getAction()
+                    + " "
+                    + r.getOnExitCodes().getContainerName()
+                    + " "
+                    + r.getOnExitCodes().getOperator()
+                    + " "
+                    + r.getOnExitCodes().getValues())
+        .containsExactly(
+            "FailJob workspace-tuning-phi-3 In [1, 2]",
+            "FailJob pusher In [1, 2]",
+            "FailJob model-weights-downloader In [2]",
+            "FailJob data-downloader In [2]");
   }
 
   @Test

@@ -131,6 +131,85 @@ class StatusCalculatorTest {
     assertThat(cond(s, "WorkspaceSucceeded").getReason()).isEqualTo("workspaceFailed");
     assertThat(cond(s, "WorkspaceReady").getReason()).isEqualTo("workspaceFailed");
     assertThat(s.state()).isEqualTo("Failed");
+    assertThat(cond(s, "JobStarted").getMessage()).isEqualTo("tuning job failed");
+  }
+
+  static Pod jobPod(String created, String container, int exitCode, String message) {
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName("ws-" + created)
+        .withCreationTimestamp(created)
+        .addNewOwnerReference()
+        .withKind("Job")
+        .withName("ws")
+        .endOwnerReference()
+        .endMetadata()
+        .withNewStatus()
+        .withPhase("Failed")
+        .addNewContainerStatus()
+        .withName("pusher")
+        .withNewState()
+        .withNewTerminated()
+        .withExitCode(1)
+        .withMessage("error: tune ended without fine_tuning_completed.txt")
+        .endTerminated()
+        .endState()
+        .endContainerStatus()
+        .addNewContainerStatus()
+        .withName(container)
+        .withNewState()
+        .withNewTerminated()
+        .withExitCode(exitCode)
+        .withReason("Error")
+        .withMessage(message)
+        .endTerminated()
+        .endState()
+        .endContainerStatus()
+        .endStatus()
+        .build();
+  }
+
+  @Test
+  void failedTuningShowsTheTuneContainersLastWordsFromTheNewestPod() {
+    Workspace ws = TestWorkspaces.seedTuning();
+    String tune = ws.getMetadata().getName();
+    Job failed =
+        new JobBuilder()
+            .withNewStatus()
+            .withFailed(2)
+            .addNewCondition()
+            .withType("Failed")
+            .withStatus("True")
+            .withReason("PodFailurePolicy")
+            .withMessage("Container " + tune + " for pod ns/x failed with exit code 1")
+            .endCondition()
+            .endStatus()
+            .build();
+    List<Pod> pods =
+        List.of(
+            jobPod("2026-01-01T00:00:00Z", tune, 1, "error: old attempt"),
+            jobPod(
+                "2026-01-01T00:05:00Z",
+                tune,
+                1,
+                "loading...\nerror: /mnt/data/train.jsonl row 3: unknown role 'bot'\n"));
+    WorkspaceStatus s =
+        StatusCalculator.compute(
+            new Observed(ws, READY, failed, null, pods, true, 1, null, null), CLOCK);
+    String expected =
+        "tuning job failed: "
+            + tune
+            + " exited with code 1: error: /mnt/data/train.jsonl row 3: unknown role 'bot'";
+    assertThat(cond(s, "JobStarted").getMessage()).isEqualTo(expected);
+    assertThat(cond(s, "WorkspaceSucceeded").getMessage()).isEqualTo(expected);
+
+    // No container said anything: the Job's own reason.
+    WorkspaceStatus bare =
+        StatusCalculator.compute(
+            new Observed(ws, READY, failed, null, List.of(), true, 1, null, null), CLOCK);
+    assertThat(cond(bare, "JobStarted").getMessage())
+        .isEqualTo(
+            "tuning job failed: Container " + tune + " for pod ns/x failed with exit code 1");
   }
 
   @Test

@@ -76,6 +76,51 @@ class WorkspaceAdmissionTest {
     assertThat(good.review("CREATE", byo(), null).allowed()).isTrue();
   }
 
+  static Workspace tuning(String method, String config) {
+    return TestWorkspaces.tuning(method, config);
+  }
+
+  @Test
+  void tuningConfigMapIsCheckedWithUpstreamsRulesAndMessages() {
+    Map<String, io.fabric8.kubernetes.api.model.ConfigMap> cms =
+        Map.of(
+            "bad",
+            new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+                .withNewMetadata()
+                .withName("bad")
+                .endMetadata()
+                .addToData(
+                    "training_config.yaml",
+                    "training_config:\n  QuantizationConfig:\n    load_in_4bit: true\n")
+                .build());
+    var admission =
+        new WorkspaceAdmission(
+            ValidationOptions.defaults(),
+            CatalogPresetChecks.azure(),
+            l -> List.of(),
+            new sh.kaito.controller.tuning.TrainingConfigMaps(
+                (ns, name) -> "default".equals(ns) ? cms.get(name) : null, "kaito-system"));
+    assertThat(admission.review("CREATE", tuning("lora", null), null).message()).isEmpty();
+    assertThat(admission.review("CREATE", tuning("qlora", "bad"), null).message()).isEmpty();
+    assertThat(admission.review("CREATE", tuning("lora", "bad"), null).message())
+        .isEqualTo(
+            "Failed to evaluate validateConfigMap: For method 'lora', 'load_in_4bit' or"
+                + " 'load_in_8bit' in ConfigMap 'bad' must not be true: QuantizationConfig:"
+                + " tuning.Config");
+    assertThat(admission.review("CREATE", tuning("lora", "missing"), null).message())
+        .isEqualTo(
+            "Failed to evaluate validateConfigMap: ConfigMap 'missing' specified in 'config' not"
+                + " found in namespace 'default': config: tuning.Config");
+    // An update that names another config is checked; one that keeps it is not.
+    assertThat(
+            admission
+                .review("UPDATE", tuning("lora", "missing"), tuning("lora", "missing"))
+                .allowed())
+        .isTrue();
+    assertThat(admission.review("UPDATE", tuning("lora", "bad"), tuning("lora", null)).allowed())
+        .isFalse();
+  }
+
   @Test
   void autoProvisioningUsesTheCatalogSizing() {
     var admission =

@@ -50,9 +50,16 @@ public final class TextTokenizer implements AutoCloseable {
     if (Files.isRegularFile(configFile)) {
       config = new ObjectMapper().readTree(configFile.toFile());
     }
+    // A legacy save (no added_tokens_decoder in tokenizer_config.json) keeps its special tokens in
+    // special_tokens_map.json, whose values transformers then prefers.
+    JsonNode map = new ObjectMapper().createObjectNode();
+    Path mapFile = dir.resolve("special_tokens_map.json");
+    if (!config.has("added_tokens_decoder") && Files.isRegularFile(mapFile)) {
+      map = new ObjectMapper().readTree(mapFile.toFile());
+    }
     Map<String, String> special = new HashMap<>();
     for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
-      JsonNode v = config.get(key);
+      JsonNode v = map.hasNonNull(key) ? map.get(key) : config.get(key);
       if (v != null && !v.isNull()) {
         special.put(key, v.isObject() ? v.path("content").asText() : v.asText());
       } else {

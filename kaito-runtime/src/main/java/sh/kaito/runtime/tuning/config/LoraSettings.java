@@ -28,6 +28,17 @@ public record LoraSettings(
   }
 
   /**
+   * Upstream's {@code DEFAULT_TARGET_MODULES} environment variable as {@code cli.py} reads it:
+   * comma-separated, each name stripped; null when unset or empty.
+   */
+  public static List<String> targetModulesFromEnvironment(String value) {
+    if (value == null || value.isEmpty()) {
+      return null;
+    }
+    return java.util.Arrays.stream(value.split(",", -1)).map(String::strip).toList();
+  }
+
+  /**
    * @param defaultTargetModules upstream's {@code DEFAULT_TARGET_MODULES} (the controller sets it
    *     per preset), or null
    */

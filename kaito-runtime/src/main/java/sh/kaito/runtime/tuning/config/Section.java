@@ -2,7 +2,6 @@ package sh.kaito.runtime.tuning.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -32,9 +31,7 @@ final class Section {
     if (!node.isObject()) {
       throw new TrainingConfigException(name + ": expected a map of keys, got '" + node + "'");
     }
-    Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
-    while (fields.hasNext()) {
-      Map.Entry<String, JsonNode> e = fields.next();
+    for (Map.Entry<String, JsonNode> e : node.properties()) {
       JsonNode v = e.getValue();
       if (v.isObject() && v.isEmpty()) {
         read.add(e.getKey()); // upstream's flattening emits nothing for an empty map: the default

@@ -3,9 +3,11 @@ package sh.kaito.runtime.tuning.data;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.runtime.tokenizer.TextTokenizer;
@@ -49,17 +51,16 @@ public record TuningDataset(
     RowFormat format = RowFormat.detect(rows.get(0), args.datasetTextField(), file.path());
     SftPreparation preparation =
         new SftPreparation(tokenizer, chatTemplateOverride, args, format, file.path());
-    List<TokenizedExample> examples = new ArrayList<>(rows.size());
+    List<TokenizedExample> examples = prepareAll(preparation, rows, file.path());
+    int rowCount = rows.size();
+    rows = null; // the JSON is no longer needed
     long tokens = 0;
     long truncated = 0;
-    for (int i = 0; i < rows.size(); i++) {
-      TokenizedExample e = preparation.prepare(rows.get(i), file.path(), i + 1);
+    for (TokenizedExample e : examples) {
       tokens += e.length();
       if (args.maxLength() != null && e.length() == args.maxLength()) {
         truncated++;
       }
-      examples.add(e);
-      rows.set(i, null); // the JSON is no longer needed
     }
     if (settings.shuffle()) {
       Collections.shuffle(examples, new Random(settings.shuffleSeed()));
@@ -81,13 +82,39 @@ public record TuningDataset(
             + " seconds={}",
         file.path(),
         format.name().toLowerCase(java.util.Locale.ROOT),
-        rows.size(),
+        rowCount,
         train.size(),
         test.size(),
         tokens,
         truncated,
         String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));
     return new TuningDataset(file.path(), format, List.copyOf(train), test);
+  }
+
+  /**
+   * Prepares the rows on all cores (rows are independent; rendering and tokenizing are
+   * thread-safe), in file order; when rows are bad, the error is the first bad row's.
+   */
+  private static List<TokenizedExample> prepareAll(
+      SftPreparation preparation, List<ObjectNode> rows, Path file) {
+    TokenizedExample[] out = new TokenizedExample[rows.size()];
+    RuntimeException[] errors = new RuntimeException[rows.size()];
+    IntStream.range(0, rows.size())
+        .parallel()
+        .forEach(
+            i -> {
+              try {
+                out[i] = preparation.prepare(rows.get(i), file, i + 1);
+              } catch (RuntimeException e) {
+                errors[i] = e;
+              }
+            });
+    for (RuntimeException e : errors) {
+      if (e != null) {
+        throw e;
+      }
+    }
+    return new ArrayList<>(Arrays.asList(out));
   }
 
   /**

@@ -126,6 +126,14 @@ class TrainingConfigTest {
   }
 
   @Test
+  void defaultTargetModulesComeFromTheEnvironmentVariableAsUpstreamSplitsIt() {
+    assertThat(LoraSettings.targetModulesFromEnvironment(" k_proj, q_proj ,v_proj"))
+        .containsExactly("k_proj", "q_proj", "v_proj");
+    assertThat(LoraSettings.targetModulesFromEnvironment("")).isNull();
+    assertThat(LoraSettings.targetModulesFromEnvironment(null)).isNull();
+  }
+
+  @Test
   void defaultTargetModulesApplyWhenTheConfigNamesNone() {
     assertThat(TrainingConfig.defaults(List.of("qkv_proj", "o_proj")).lora().targetModules())
         .containsExactly("qkv_proj", "o_proj");

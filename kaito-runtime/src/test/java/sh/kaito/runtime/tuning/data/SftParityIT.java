@@ -2,17 +2,13 @@ package sh.kaito.runtime.tuning.data;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -35,28 +31,7 @@ class SftParityIT {
   @BeforeAll
   static void runOracle() throws Exception {
     work = Oracle.workDir("sft-data");
-    Path script =
-        Paths.get(System.getProperty("kaito.oracle.scripts", "src/test/python"), "sft_data.py");
-    List<String> command =
-        List.of(
-            Oracle.python().toString(),
-            script.toAbsolutePath().toString(),
-            "--out",
-            work.toString());
-    Path log = work.resolve("oracle.log");
-    Process p =
-        new ProcessBuilder(command)
-            .directory(work.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile())
-            .start();
-    if (!p.waitFor(10, TimeUnit.MINUTES)) {
-      p.destroyForcibly();
-      fail("sft_data.py timed out");
-    }
-    if (p.exitValue() != 0) {
-      fail("sft_data.py failed (" + p.exitValue() + "):\n" + Files.readString(log));
-    }
+    Oracle.runScript("sft_data.py", work, "--out", work.toString());
     expected = Oracle.readJson(work.resolve("expected.json"));
   }
 
@@ -64,10 +39,8 @@ class SftParityIT {
   @ValueSource(strings = {"llama", "qwen2", "phi3"})
   void preparesEveryCaseAsTrl(String family) throws Exception {
     try (TextTokenizer tokenizer = TextTokenizer.load(work.resolve(family))) {
-      Iterator<Map.Entry<String, JsonNode>> cases = expected.get("cases").get(family).fields();
       int compared = 0;
-      while (cases.hasNext()) {
-        Map.Entry<String, JsonNode> c = cases.next();
+      for (Map.Entry<String, JsonNode> c : expected.get("cases").get(family).properties()) {
         String stem = c.getValue().get("data").asText();
         JsonNode options = c.getValue().get("options");
         Path file = work.resolve("data").resolve(stem + ".jsonl");
@@ -108,15 +81,9 @@ class SftParityIT {
             "training_config:\n"
                 + "  DatasetConfig:\n    shuffle_dataset: false\n    train_test_split: 1\n"
                 + "  TrainingArguments:\n    output_dir: /tmp/unused\n");
-    options
-        .fields()
-        .forEachRemaining(
-            o ->
-                yaml.append("    ")
-                    .append(o.getKey())
-                    .append(": ")
-                    .append(o.getValue())
-                    .append('\n'));
+    for (Map.Entry<String, JsonNode> o : options.properties()) {
+      yaml.append("    ").append(o.getKey()).append(": ").append(o.getValue()).append('\n');
+    }
     TrainingConfig config = TrainingConfig.parse(yaml.toString(), null);
     return TuningDataset.load(
             dir, config.dataset(), config.training(), tokenizer, config.chatTemplateOverride())

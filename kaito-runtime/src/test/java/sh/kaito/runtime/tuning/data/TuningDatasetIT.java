@@ -88,6 +88,19 @@ class TuningDatasetIT {
   }
 
   @Test
+  void theFirstBadRowIsNamedThoughRowsArePreparedInParallel() throws Exception {
+    StringBuilder rows = new StringBuilder();
+    for (int i = 1; i <= 200; i++) {
+      String role = i == 37 || i == 150 ? "robot" : "assistant";
+      rows.append("{\"messages\": [{\"role\": \"user\", \"content\": \"q\"}, {\"role\": \"")
+          .append(role)
+          .append("\", \"content\": \"a\"}]}\n");
+    }
+    Path f = write("chat.jsonl", rows.toString());
+    assertThatThrownBy(() -> load("")).hasMessageStartingWith(f + " row 37: messages[1].role");
+  }
+
+  @Test
   void nonUtf8NamesTheLine() throws Exception {
     Path f = data.resolve("train.jsonl");
     byte[] good = "{\"text\": \"one\"}\n{\"text\": \"two\"}\n".getBytes(StandardCharsets.UTF_8);

@@ -1,0 +1,64 @@
+package sh.kaito.runtime.quant;
+
+/**
+ * A tensor held in 4 bits as bitsandbytes' {@code quantize_4bit} stores it: codes packed two per
+ * byte (the first in the high nibble), one absmax per {@code blocksize} values, and with double
+ * quantization (QLoRA's {@code bnb_4bit_use_double_quant}) those absmax values themselves held as
+ * dynamic 8-bit codes in blocks of 256 around their mean.
+ *
+ * @param packed {@code ceil(numel / 2)} bytes
+ * @param numel how many values the tensor has
+ */
+public record FourBitWeights(
+    byte[] packed, int numel, int blocksize, FourBitType type, Absmax absmax) {
+
+  /** Double quantization's second level: absmax values are blocks of 256 around this offset. */
+  public static final int ABSMAX_BLOCKSIZE = 256;
+
+  /** How a tensor's per-block scales are stored. */
+  public sealed interface Absmax {
+    /** The scale of each block, in float32. */
+    float[] values();
+  }
+
+  /** One float32 absmax per block. */
+  public record PlainAbsmax(float[] absmax) implements Absmax {
+    @Override
+    public float[] values() {
+      return absmax;
+    }
+  }
+
+  /**
+   * Absmax values quantized with the dynamic 8-bit code: {@code value = code[codes[i]] * scales[i /
+   * 256] + offset}.
+   */
+  public record DoubleQuantizedAbsmax(byte[] codes, float[] scales, float offset)
+      implements Absmax {
+    @Override
+    public float[] values() {
+      float[] out =
+          DynamicCode.dequantize(new DynamicCode.Blockwise(codes, scales, ABSMAX_BLOCKSIZE));
+      for (int i = 0; i < out.length; i++) {
+        out[i] += offset;
+      }
+      return out;
+    }
+  }
+
+  /** The 4-bit code of value {@code i}. */
+  public int code(int i) {
+    int b = packed[i >> 1] & 0xFF;
+    return (i & 1) == 0 ? b >>> 4 : b & 0x0F;
+  }
+
+  /** The values back in float32: each code's value times its block's absmax. */
+  public float[] dequantize() {
+    float[] scales = absmax.values();
+    float[] out = new float[numel];
+    for (int i = 0; i < numel; i++) {
+      out[i] = type.value(code(i)) * scales[i / blocksize];
+    }
+    return out;
+  }
+}
