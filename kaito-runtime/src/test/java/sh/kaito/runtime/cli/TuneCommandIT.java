@@ -181,14 +181,25 @@ class TuneCommandIT {
 
   @Test
   void badDataFailsNamingFileAndRowWithoutMarker() throws Exception {
-    List<String> rows = goodRows();
-    rows.set(2, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}");
-    Path data = data("bad", rows);
-    Path out = dir.resolve("bad-out");
-    RuntimeRun run = RuntimeRun.of(args(data, out, config("bad", 4)).toArray(String[]::new));
+    List<String> unknownRole = goodRows();
+    unknownRole.set(2, "{\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}");
+    List<String> missingColumn = goodRows();
+    missingColumn.set(0, "{\"question\":\"hi\",\"answer\":\"ho\"}");
+    assertFailsCleanly("unknown-role", unknownRole, "row 3");
+    assertFailsCleanly("missing-column", missingColumn, "messages");
+    assertFailsCleanly("empty", List.of(), "empty");
+  }
+
+  /** tune on these rows exits 1 naming the file (and {@code detail}), with no marker or adapter. */
+  private static void assertFailsCleanly(String name, List<String> rows, String detail)
+      throws Exception {
+    Path data = data(name, rows);
+    Path out = dir.resolve(name + "-out");
+    RuntimeRun run = RuntimeRun.of(args(data, out, config(name, 4)).toArray(String[]::new));
     assertThat(run.exit()).as(run.toString()).isEqualTo(1);
-    assertThat(run.errorLine()).contains("train.jsonl").contains("row 3");
-    String termination = Files.readString(out.resolveSibling("bad-out-termination-log")).strip();
+    assertThat(run.errorLine()).contains("train.jsonl").contains(detail);
+    String termination =
+        Files.readString(out.resolveSibling(name + "-out-termination-log")).strip();
     assertThat(termination).isEqualTo(run.errorLine().substring("error: ".length()));
     assertThat(out.resolve(TuneCommand.MARKER)).doesNotExist();
     assertThat(out.resolve("adapter_model.safetensors")).doesNotExist();

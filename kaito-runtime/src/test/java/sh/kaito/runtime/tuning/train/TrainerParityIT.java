@@ -120,9 +120,12 @@ class TrainerParityIT {
                   null, dir.resolve("init/adapter_model.safetensors"), progress -> {}, null));
       JsonNode expected = Oracle.readJson(dir.resolve("expected.json")).get("losses");
       assertEquals(expected.size(), result.losses().size(), arch + ": steps");
+      double worstLoss = 0;
+      double worstTensor = 0;
       for (int i = 0; i < expected.size(); i++) {
         double want = expected.get(i).asDouble();
         double got = result.losses().get(i);
+        worstLoss = Math.max(worstLoss, Math.abs(got - want) / Math.abs(want));
         // fp32 forward/backward in a different op order than torch: ~1e-6 relative per step,
         // grown by 20 optimizer steps at lr 1e-2.
         assertTrue(
@@ -138,6 +141,7 @@ class TrainerParityIT {
           float[] want = a.toFloatArray();
           float[] got = e.getValue().data();
           for (int i = 0; i < want.length; i++) {
+            worstTensor = Math.max(worstTensor, Math.abs(got[i] - want[i]));
             // the same fp32 drift as the losses, on weights of magnitude ~0.1
             if (Math.abs(got[i] - want[i]) > 1e-4) {
               fail(arch + " " + key + "[" + i + "] = " + got[i] + ", TRL " + want[i]);
@@ -145,6 +149,9 @@ class TrainerParityIT {
           }
         }
       }
+      System.out.printf(
+          "tune parity %s: max relative step-loss difference %.2e, max adapter difference %.2e%n",
+          arch, worstLoss, worstTensor);
       Path ours2 = dir.resolve("ours");
       result.save(ours2, p, dir.resolve("model").toString());
       return dir.resolve("model") + ":" + ours2 + ":" + dir.resolve("peft-logits.json");
