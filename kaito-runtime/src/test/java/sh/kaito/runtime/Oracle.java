@@ -74,6 +74,27 @@ public final class Oracle {
     }
   }
 
+  /**
+   * SmolLM2-135M-Instruct converted once from the GGUF (env KAITO_SMOLLM2_GGUF) to an fp32 HF
+   * directory with HF's expectations, cached under $KAITO_CACHE: the directory holding {@code
+   * model/} and {@code expected.json}. Fails (or, optional, skips) without the GGUF, as {@link
+   * #python()} does.
+   */
+  public static Path smolLm2() throws IOException, InterruptedException {
+    String gguf = System.getenv("KAITO_SMOLLM2_GGUF");
+    if (gguf == null || !Files.isRegularFile(Paths.get(gguf))) {
+      python(); // same rule as the oracle: fail in CI, skip only when made optional
+      fail(
+          "KAITO_SMOLLM2_GGUF is not set to the SmolLM2 GGUF; source hack/setup/30-python-oracle.sh");
+    }
+    String cache =
+        System.getenv()
+            .getOrDefault("KAITO_CACHE", System.getProperty("user.home") + "/.cache/kaito-java");
+    Path out = Paths.get(cache, "smollm2-135m-instruct-hf-v1");
+    run(out, "smollm2", "--gguf", gguf, "--out", out.toString());
+    return out;
+  }
+
   public static JsonNode readJson(Path file) throws IOException {
     return JSON.readTree(file.toFile());
   }

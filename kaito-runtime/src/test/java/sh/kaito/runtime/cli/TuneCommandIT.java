@@ -79,31 +79,40 @@ class TuneCommandIT {
     return rows;
   }
 
-  static List<String> args(Path data, Path out, Path config, String... extra) {
-    List<String> a =
-        new ArrayList<>(
-            List.of(
-                "tune",
-                "--preset",
-                "tiny",
-                "--method",
-                "lora",
-                "--weights",
-                model.toString(),
-                "--data",
-                data.toString(),
-                "--output",
-                out.toString(),
-                "--gpus",
-                "0",
-                "--port",
-                "0",
-                "--config",
-                config.toString(),
-                "--termination-log",
-                out.resolveSibling(out.getFileName() + "-termination-log").toString()));
-    a.addAll(List.of(extra));
-    return a;
+  static List<String> args(Path data, Path out, Path config) {
+    return tuneArgs(
+        "tiny",
+        model,
+        data,
+        out,
+        config,
+        out.resolveSibling(out.getFileName() + "-termination-log"));
+  }
+
+  /** The tuning Job's command line (with --port 0 and a test termination log). */
+  static List<String> tuneArgs(
+      String preset, Path weights, Path data, Path out, Path config, Path terminationLog) {
+    return new ArrayList<>(
+        List.of(
+            "tune",
+            "--preset",
+            preset,
+            "--method",
+            "lora",
+            "--weights",
+            weights.toString(),
+            "--data",
+            data.toString(),
+            "--output",
+            out.toString(),
+            "--gpus",
+            "0",
+            "--port",
+            "0",
+            "--config",
+            config.toString(),
+            "--termination-log",
+            terminationLog.toString()));
   }
 
   static Path config(String name, int maxSteps) throws IOException {

@@ -1,13 +1,11 @@
 package sh.kaito.runtime.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import ai.djl.Device;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -39,7 +37,7 @@ class TuneLearnsIT {
 
   @Test
   void smolLm2LearnsAMadeUpFact() throws Exception {
-    Path model = smolLm2();
+    Path model = Oracle.smolLm2().resolve("model");
     List<String> questions =
         List.of(
             QUESTION,
@@ -84,25 +82,14 @@ class TuneLearnsIT {
     Path out = dir.resolve("out");
     RuntimeRun run =
         RuntimeRun.of(
-            "tune",
-            "--preset",
-            "smollm2-135m-instruct",
-            "--method",
-            "lora",
-            "--weights",
-            model.toString(),
-            "--data",
-            data.toString(),
-            "--output",
-            out.toString(),
-            "--gpus",
-            "0",
-            "--port",
-            "0",
-            "--config",
-            config.toString(),
-            "--termination-log",
-            dir.resolve("termination-log").toString());
+            TuneCommandIT.tuneArgs(
+                    "smollm2-135m-instruct",
+                    model,
+                    data,
+                    out,
+                    config,
+                    dir.resolve("termination-log"))
+                .toArray(String[]::new));
     assertThat(run.exit()).as(run.toString()).isZero();
     System.out.print(run.out());
     assertThat(out.resolve(TuneCommand.MARKER)).exists();
@@ -139,21 +126,5 @@ class TuneLearnsIT {
         }
       }
     }
-  }
-
-  /** SmolLM2-135M-Instruct as an fp32 HF directory (made once from the GGUF, cached). */
-  static Path smolLm2() throws Exception {
-    String gguf = System.getenv("KAITO_SMOLLM2_GGUF");
-    if (gguf == null || !Files.isRegularFile(Paths.get(gguf))) {
-      Oracle.python(); // same rule as the oracle: fail in CI, skip only when made optional
-      fail(
-          "KAITO_SMOLLM2_GGUF is not set to the SmolLM2 GGUF; source hack/setup/30-python-oracle.sh");
-    }
-    String cache =
-        System.getenv()
-            .getOrDefault("KAITO_CACHE", System.getProperty("user.home") + "/.cache/kaito-java");
-    Path out = Paths.get(cache, "smollm2-135m-instruct-hf-v1");
-    Oracle.run(out, "smollm2", "--gguf", gguf, "--out", out.toString());
-    return out.resolve("model");
   }
 }
