@@ -244,8 +244,18 @@ public final class CausalLM implements AutoCloseable {
    * @return fp32 [tokens, vocab], owned by {@code scope}
    */
   public NDArray logitsFromStart(NDManager scope, long[] tokens, Adapters adapters) {
+    return logitsFromStart(scope, tokens, adapters, null);
+  }
+
+  /**
+   * As {@link #logitsFromStart(NDManager, long[], Adapters)} for the positions where {@code rows}
+   * is true only (the output layer runs on those alone, as TRL's chunked loss does): [selected,
+   * vocab]; null rows: every position.
+   */
+  public NDArray logitsFromStart(
+      NDManager scope, long[] tokens, Adapters adapters, boolean[] rows) {
     try (KvCache cache = new KvCache(manager, config.numLayers(), true)) {
-      return forward(scope, tokens, cache, adapters, false);
+      return forward(scope, tokens, cache, adapters, false, rows);
     }
   }
 
@@ -264,6 +274,21 @@ public final class CausalLM implements AutoCloseable {
    */
   public NDArray forward(
       NDManager scope, long[] tokens, KvCache cache, Adapters adapters, boolean lastOnly) {
+    return forward(scope, tokens, cache, adapters, lastOnly, null);
+  }
+
+  /**
+   * As {@link #forward(NDManager, long[], KvCache, Adapters, boolean)}; when {@code rows} is not
+   * null (a boolean per token, with lastOnly false) only those positions go through the output
+   * layer: [rows set, vocab].
+   */
+  private NDArray forward(
+      NDManager scope,
+      long[] tokens,
+      KvCache cache,
+      Adapters adapters,
+      boolean lastOnly,
+      boolean[] outputRows) {
     if (tokens.length == 0) {
       throw new IllegalArgumentException("no tokens to run");
     }
@@ -314,7 +339,11 @@ public final class CausalLM implements AutoCloseable {
       }
     }
     cache.advance(tokens);
-    NDArray logits = lmHead.apply(rmsNorm(x, finalNorm), adapters).squeeze(0);
+    NDArray normed = rmsNorm(x, finalNorm);
+    if (outputRows != null) {
+      normed = normed.squeeze(0).get(scope.create(outputRows)).expandDims(0); // [1, selected, D]
+    }
+    NDArray logits = lmHead.apply(normed, adapters).squeeze(0);
     if (logits.getDataType() != DataType.FLOAT32) {
       logits = logits.toType(DataType.FLOAT32, false);
     }

@@ -321,33 +321,35 @@ public final class LoraTrainer {
 
   /**
    * sum over t of -log p(labels[t+1] | ids[..t]) for labels other than -100, divided by {@code
-   * divisor}; null when the sequence has no such label.
+   * divisor}; null when the sequence has no such label. The output layer runs on those positions
+   * only.
    */
   private NDArray sequenceLoss(
       NDManager scope, TokenizedExample e, Adapters adapters, NDArray divisor) {
     int[] ids = e.inputIds();
     int[] labels = e.labels();
     int n = ids.length;
+    // The positions whose next token is a label; only they go through the output layer.
+    boolean[] rows = new boolean[n];
     long[] targets = new long[n];
-    float[] mask = new float[n];
-    boolean any = false;
+    int k = 0;
     for (int t = 0; t + 1 < n; t++) {
       if (labels[t + 1] != -100) {
-        targets[t] = labels[t + 1];
-        mask[t] = 1;
-        any = true;
+        rows[t] = true;
+        targets[k++] = labels[t + 1];
       }
     }
-    if (!any) {
+    if (k == 0) {
       return null;
     }
     long[] tokens = new long[n];
     for (int i = 0; i < n; i++) {
       tokens[i] = ids[i];
     }
-    NDArray logits = model.logitsFromStart(scope, tokens, adapters); // [n, vocab] fp32
+    NDArray logits = model.logitsFromStart(scope, tokens, adapters, rows); // [k, vocab] fp32
     NDArray logProbs = logits.logSoftmax(1);
-    NDArray picked = logProbs.gather(scope.create(targets, new Shape(n, 1)), 1).reshape(n); // [n]
-    return picked.mul(scope.create(mask)).sum().neg().div(divisor);
+    NDArray picked =
+        logProbs.gather(scope.create(java.util.Arrays.copyOf(targets, k), new Shape(k, 1)), 1);
+    return picked.sum().neg().div(divisor);
   }
 }
