@@ -228,8 +228,14 @@ final class TuneCommand implements Callable<Integer> {
         .batches(a.perDeviceTrainBatchSize(), a.gradientAccumulationSteps())
         .length(a.numTrainEpochs(), a.maxSteps())
         .seed(a.dataSeed() != null ? a.dataSeed() : a.seed(), true)
-        .steps(Math.max(1, a.loggingInterval(totalSteps)), a.saveInterval(totalSteps))
+        .steps(loggingEvery(a.loggingInterval(totalSteps)), a.saveInterval(totalSteps))
+        .logFirstStep(a.loggingFirstStep())
         .build();
+  }
+
+  /** logging_strategy "no" (interval 0): only the line of the last step. */
+  private static int loggingEvery(int interval) {
+    return interval > 0 ? interval : Integer.MAX_VALUE;
   }
 
   static List<String> defaultTargetModules(String env) {

@@ -161,7 +161,9 @@ public final class LoraTrainer {
       if (run.checkpoints() != null && plan.saveSteps() > 0 && step % plan.saveSteps() == 0) {
         run.checkpoints().save(step, params, optimizer, plan);
       }
-      if (step % Math.max(1, plan.loggingSteps()) == 0 || step == totalSteps) {
+      if (step % Math.max(1, plan.loggingSteps()) == 0
+          || step == totalSteps
+          || (step == 1 && plan.logFirstStep())) {
         double seconds = (System.nanoTime() - start) / 1e9;
         double perStep = seconds / (step - firstStep);
         run.progress()

@@ -21,6 +21,7 @@ package sh.kaito.runtime.tuning.train;
  * @param shuffle whether each epoch visits the examples in a seeded random order (as the HF
  *     Trainer's random sampler does; false keeps the data order)
  * @param loggingSteps a progress line every this many optimizer steps
+ * @param logFirstStep also a line after the first step ({@code logging_first_step})
  * @param saveSteps a checkpoint every this many optimizer steps; 0: none
  */
 public record TrainingPlan(
@@ -47,6 +48,7 @@ public record TrainingPlan(
     long seed,
     boolean shuffle,
     int loggingSteps,
+    boolean logFirstStep,
     int saveSteps) {
 
   public TrainingPlan {
@@ -96,6 +98,7 @@ public record TrainingPlan(
     private long seed = 42;
     private boolean shuffle = true;
     private int loggingSteps = 10;
+    private boolean logFirstStep = false;
     private int saveSteps = 0;
 
     public Builder lora(int rank, double alpha, double dropout, boolean rslora) {
@@ -168,6 +171,11 @@ public record TrainingPlan(
       return this;
     }
 
+    public Builder logFirstStep(boolean logFirstStep) {
+      this.logFirstStep = logFirstStep;
+      return this;
+    }
+
     public TrainingPlan build() {
       return new TrainingPlan(
           rank,
@@ -193,6 +201,7 @@ public record TrainingPlan(
           seed,
           shuffle,
           loggingSteps,
+          logFirstStep,
           saveSteps);
     }
   }
