@@ -7,7 +7,8 @@ import sh.kaito.provisioner.lifecycle.NodeClaimController;
 /**
  * Command-line options of {@link ProvisionerMain}.
  *
- * @param provider {@code fake} (kwok GPU nodes); the only one so far
+ * @param provider {@code fake} (kwok GPU nodes) or {@code azure} (AKS agent pools, configured from
+ *     gpu-provisioner's environment variables, see {@code AzureConfig})
  * @param kubeconfig a kubeconfig file, or null for fabric8's usual lookup ({@code KUBECONFIG},
  *     {@code ~/.kube/config}, in-cluster service account)
  * @param healthPort port of {@code /healthz} and {@code /readyz} on {@code bindAddress}, 0 for none
@@ -21,9 +22,12 @@ public record ProvisionerOptions(
 
   static final String USAGE =
       """
-      usage: ProvisionerMain [--provider=fake] [--kubeconfig=PATH] [--health-port=N]
+      usage: ProvisionerMain [--provider=fake|azure] [--kubeconfig=PATH] [--health-port=N]
                              [--bind-address=ADDR] [--workers=N] [--gc-interval-seconds=N]
-        --provider             cloud provider: fake (kwok GPU nodes from the Azure SKU table)
+        --provider             cloud provider: fake (kwok GPU nodes from the Azure SKU table) or
+                               azure (AKS agent pools; ARM_SUBSCRIPTION_ID, ARM_RESOURCE_GROUP,
+                               AZURE_CLUSTER_NAME, AZURE_TENANT_ID, AZURE_CLIENT_ID and
+                               AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET from the env)
         --kubeconfig           kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
         --health-port          serve /healthz and /readyz on this port (default 0: off)
         --bind-address         address for the health server (default 0.0.0.0)
@@ -62,8 +66,9 @@ public record ProvisionerOptions(
         default -> throw new IllegalArgumentException("unknown option --" + key);
       }
     }
-    if (!provider.equals("fake")) {
-      throw new IllegalArgumentException("unknown provider " + provider + "; supported: fake");
+    if (!provider.equals("fake") && !provider.equals("azure")) {
+      throw new IllegalArgumentException(
+          "unknown provider " + provider + "; supported: fake, azure");
     }
     return new ProvisionerOptions(
         provider,

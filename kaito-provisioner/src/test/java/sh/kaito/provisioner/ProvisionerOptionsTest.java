@@ -35,6 +35,11 @@ class ProvisionerOptionsTest {
   }
 
   @Test
+  void azureIsAProvider() {
+    assertThat(ProvisionerOptions.parse(List.of("--provider=azure")).provider()).isEqualTo("azure");
+  }
+
+  @Test
   void badFlagsSayWhatIsWrong() {
     assertThatThrownBy(() -> ProvisionerOptions.parse(List.of("--provider=aws")))
         .hasMessageContaining("unknown provider aws");
