@@ -3,6 +3,7 @@ package sh.kaito.provisioner;
 import java.time.Duration;
 import java.util.List;
 import sh.kaito.provisioner.lifecycle.NodeClaimController;
+import sh.kaito.provisioner.lifecycle.Timings;
 
 /**
  * Command-line options of {@link ProvisionerMain}.
@@ -24,6 +25,7 @@ public record ProvisionerOptions(
       """
       usage: ProvisionerMain [--provider=fake|azure] [--kubeconfig=PATH] [--health-port=N]
                              [--bind-address=ADDR] [--workers=N] [--gc-interval-seconds=N]
+                             [--registration-ttl-seconds=N]
         --provider             cloud provider: fake (kwok GPU nodes from the Azure SKU table) or
                                azure (AKS agent pools; ARM_SUBSCRIPTION_ID, ARM_RESOURCE_GROUP,
                                AZURE_CLUSTER_NAME, AZURE_TENANT_ID, AZURE_CLIENT_ID and
@@ -33,6 +35,9 @@ public record ProvisionerOptions(
         --bind-address         address for the health server (default 0.0.0.0)
         --workers              reconcile threads (default 2)
         --gc-interval-seconds  how often to delete machines whose NodeClaim is gone (default 120)
+        --registration-ttl-seconds
+                               delete a NodeClaim whose node has not registered this long after
+                               launch, with its machine (default 900, Karpenter's)
       """;
 
   /**
@@ -48,6 +53,7 @@ public record ProvisionerOptions(
     NodeClaimController.Options c = NodeClaimController.Options.defaults();
     int workers = c.workers();
     Duration gcInterval = c.gcInterval();
+    Timings timings = c.timings();
     for (String arg : args) {
       int eq = arg.indexOf('=');
       if (!arg.startsWith("--") || eq < 0) {
@@ -63,6 +69,14 @@ public record ProvisionerOptions(
         case "workers" -> workers = number(key, value, 1, 64);
         case "gc-interval-seconds" ->
             gcInterval = Duration.ofSeconds(number(key, value, 1, 86_400));
+        case "registration-ttl-seconds" ->
+            timings =
+                new Timings(
+                    Duration.ofSeconds(number(key, value, 10, 86_400)),
+                    timings.pollLaunch(),
+                    timings.pollDelete(),
+                    timings.backoffBase(),
+                    timings.backoffMax());
         default -> throw new IllegalArgumentException("unknown option --" + key);
       }
     }
@@ -75,7 +89,7 @@ public record ProvisionerOptions(
         kubeconfig,
         healthPort,
         bind,
-        new NodeClaimController.Options(workers, gcInterval, c.gcGrace()));
+        new NodeClaimController.Options(workers, gcInterval, c.gcGrace(), timings));
   }
 
   private static int number(String key, String value, int min, int max) {

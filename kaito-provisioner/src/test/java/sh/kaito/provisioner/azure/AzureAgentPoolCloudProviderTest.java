@@ -3,28 +3,17 @@ package sh.kaito.provisioner.azure;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import com.azure.core.util.Configuration;
-import com.azure.core.util.ConfigurationBuilder;
 import com.azure.resourcemanager.containerservice.fluent.models.AgentPoolInner;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.Proxy;
-import java.net.ProxySelector;
-import java.net.SocketAddress;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -41,16 +30,11 @@ import sh.kaito.provisioner.cloud.LaunchException;
  */
 class AzureAgentPoolCloudProviderTest {
   private static final String A100 = "Standard_NC24ads_A100_v4";
-  private static final String TENANT = "tenant-1";
-  private static final String CLIENT = "client-1";
-  private static final String SA_TOKEN = "eyJhbGciOiJSUzI1NiJ9.projected-service-account-token.sig";
   private static final ObjectMapper JSON = new ObjectMapper();
   private static TestCa ca;
 
-  /** Every URI the HTTP client asked to connect to. */
-  private final List<URI> connections = new CopyOnWriteArrayList<>();
-
   private final AtomicReference<Node> joined = new AtomicReference<>();
+  private FakeAzure azure;
   private FakeArm arm;
   private FakeEntraId entra;
   private AzureAgentPoolCloudProvider provider;
@@ -63,67 +47,20 @@ class AzureAgentPoolCloudProviderTest {
   @TempDir Path dir;
 
   private AzureAgentPoolCloudProvider provider() throws IOException {
-    arm = new FakeArm(ca, "sub-1");
-    entra = new FakeEntraId(ca, TENANT, CLIENT, SA_TOKEN);
-    Path tokenFile = dir.resolve("azure-identity-token");
-    Files.writeString(tokenFile, SA_TOKEN, StandardCharsets.UTF_8);
-    AzureConfig config =
-        AzureConfig.fromEnvironment(
-            Map.of(
-                "ARM_SUBSCRIPTION_ID",
-                "sub-1",
-                "ARM_RESOURCE_GROUP",
-                "rg-1",
-                "AZURE_CLUSTER_NAME",
-                "aks-1",
-                "AZURE_TENANT_ID",
-                TENANT,
-                "AZURE_CLIENT_ID",
-                CLIENT,
-                "AZURE_FEDERATED_TOKEN_FILE",
-                tokenFile.toString(),
-                "AZURE_AUTHORITY_HOST",
-                entra.endpoint().toString(),
-                "ARM_RESOURCE_MANAGER_ENDPOINT",
-                arm.endpoint().toString(),
-                "AZURE_DISABLE_INSTANCE_DISCOVERY",
-                "true"));
-    // No proxy or other setting from this machine's environment.
-    Configuration none = new ConfigurationBuilder().build();
-    var http = AzureClients.http(ca.client, new Recording(), none);
-    var retry = new AzureClients.Retry(2, Duration.ofMillis(20), Duration.ofMillis(100));
-    var pools =
-        AzureClients.agentPools(
-            config, AzureClients.credential(config, http, retry, none), http, retry, none);
+    azure = new FakeAzure(ca, dir);
+    arm = azure.arm;
+    entra = azure.entra;
     return new AzureAgentPoolCloudProvider(
-        pools, "rg-1", "aks-1", pool -> Optional.ofNullable(joined.get()));
-  }
-
-  /** Records each target and connects directly. */
-  private final class Recording extends ProxySelector {
-    @Override
-    public List<Proxy> select(URI uri) {
-      connections.add(uri);
-      return List.of(Proxy.NO_PROXY);
-    }
-
-    @Override
-    public void connectFailed(URI uri, SocketAddress sa, IOException ioe) {}
+        azure.pools, "rg-1", "aks-1", pool -> Optional.ofNullable(joined.get()));
   }
 
   @AfterEach
   void close() throws Exception {
-    if (arm == null) {
+    if (azure == null) {
       return; // a pure test
     }
-    arm.close();
-    entra.close();
-    // Nothing but the two fakes on loopback was ever dialled.
-    assertThat(connections).isNotEmpty();
-    for (URI u : connections) {
-      assertThat(InetAddress.getByName(u.getHost()).isLoopbackAddress()).as(u.toString()).isTrue();
-      assertThat(u.getPort()).isIn(arm.endpoint().getPort(), entra.endpoint().getPort());
-    }
+    azure.close();
+    azure.assertOnlyLoopbackWasDialled();
   }
 
   private static NodeClaim claim(String name) {
@@ -203,7 +140,7 @@ class AzureAgentPoolCloudProviderTest {
     // The token came from workload identity: the projected token was exchanged at Entra ID.
     assertThat(entra.requests()).isNotEmpty();
     var exchange = FakeEntraId.form(entra.requests().get(0).body());
-    assertThat(exchange).containsEntry("client_assertion", SA_TOKEN);
+    assertThat(exchange).containsEntry("client_assertion", FakeAzure.SA_TOKEN);
     assertThat(exchange.get("scope")).contains("https://management.core.windows.net//.default");
     assertThat(arm.requests())
         .allSatisfy(
