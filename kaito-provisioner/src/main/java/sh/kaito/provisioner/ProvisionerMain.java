@@ -31,15 +31,23 @@ import sh.kaito.provisioner.cloud.FakeGpuCloudProvider;
 import sh.kaito.provisioner.lifecycle.NodeClaimController;
 
 /**
- * The provisioner process: turns NodeClaims into nodes until it is stopped. One replica (there is
- * no leader election yet); {@code /healthz} and {@code /readyz} when {@code --health-port} is set.
+ * The provisioner process: turns NodeClaims into nodes until it is stopped, on the fake GPU cloud
+ * or on AKS ({@code --provider=azure}). One replica (there is no leader election yet); {@code
+ * /healthz} and {@code /readyz} when {@code --health-port} is set.
  */
 public final class ProvisionerMain {
   private static final Logger log = LoggerFactory.getLogger(ProvisionerMain.class);
 
+  private static final String QUIET_JDK_CLIENT =
+      "org.slf4j.simpleLogger.log.com.azure.core.http.jdk.httpclient.JdkHttpClient";
+
   private ProvisionerMain() {}
 
   public static void main(String[] args) throws Exception {
+    // azure-core's JDK client warns on every request that the JDK sets Content-Length itself.
+    if (System.getProperty(QUIET_JDK_CLIENT) == null) {
+      System.setProperty(QUIET_JDK_CLIENT, "error");
+    }
     ProvisionerOptions options;
     try {
       options = ProvisionerOptions.parse(List.of(args));

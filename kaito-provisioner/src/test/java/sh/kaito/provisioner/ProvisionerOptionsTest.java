@@ -37,8 +37,12 @@ class ProvisionerOptionsTest {
   }
 
   @Test
-  void azureIsAProvider() {
+  void azureIsAProviderThatNeedsGpuProvisionersEnvironment() {
     assertThat(ProvisionerOptions.parse(List.of("--provider=azure")).provider()).isEqualTo("azure");
+    assertThatThrownBy(() -> ProvisionerMain.provider("azure", null, java.util.Map.of()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("--provider=azure needs gpu-provisioner's environment:")
+        .hasMessageContaining("ARM_SUBSCRIPTION_ID is not set");
   }
 
   @Test

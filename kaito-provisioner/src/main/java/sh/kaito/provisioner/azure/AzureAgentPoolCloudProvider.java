@@ -99,6 +99,21 @@ public final class AzureAgentPoolCloudProvider implements CloudProvider {
 
   @Override
   public Instance create(NodeClaim claim) throws LaunchException {
+    try {
+      return createOrFollow(claim);
+    } catch (ManagementException e) {
+      int status = e.getResponse() == null ? 0 : e.getResponse().getStatusCode();
+      if (status == 401 || status == 403) {
+        // The provisioner's identity lacks a role: fixable without touching the claim, so the
+        // user reads it on the claim and it is retried with backoff.
+        ArmError err = ArmError.of(e);
+        throw LaunchException.retryable(reason(err.code()), err.message());
+      }
+      throw e; // 429 or 5xx after the pipeline's retries: transient.
+    }
+  }
+
+  private Instance createOrFollow(NodeClaim claim) throws LaunchException {
     String name = claim.getMetadata().getName();
     AgentPoolInner body = AgentPools.agentPool(claim);
     SyncPoller<PollResult<AgentPoolInner>, AgentPoolInner> operation = creating.get(name);
@@ -176,11 +191,7 @@ public final class AzureAgentPoolCloudProvider implements CloudProvider {
         // The request cannot succeed as it is: quota, an unavailable size, a bad parameter.
         throw LaunchException.permanent(reason(err.code()), err.message());
       }
-      if (status == 401 || status == 403) {
-        // The provisioner's identity lacks a role: fixable without touching the claim.
-        throw LaunchException.retryable(reason(err.code()), err.message());
-      }
-      throw e; // 429 or 5xx after the pipeline's retries: transient.
+      throw e;
     }
     log.info("event=AgentPoolCreating nodeclaim={} pool={} vmSize={}", name, name, body.vmSize());
   }

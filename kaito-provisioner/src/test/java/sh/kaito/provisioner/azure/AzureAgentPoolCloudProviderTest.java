@@ -226,6 +226,20 @@ class AzureAgentPoolCloudProviderTest {
   }
 
   @Test
+  void aMissingRoleIsARetryableLaunchFailureTheUserCanRead() throws Exception {
+    provider = provider();
+    arm.forceStatus = 403;
+
+    LaunchException e = launchFailure(() -> provider.create(claim("wsabc123")));
+
+    assertThat(e.pending()).isFalse();
+    assertThat(e.retryable()).isTrue();
+    assertThat(e.reason()).isEqualTo("AuthorizationFailed");
+    assertThat(e.getMessage())
+        .startsWith("The client 'client-1' with object id 'oid-1' does not have authorization");
+  }
+
+  @Test
   void deleteIsIdempotentAndTheInstanceShowsDeletingUntilItIsGone() throws Exception {
     provider = provider();
     NodeClaim c = claim("wsabc123");

@@ -131,6 +131,19 @@ final class FakeArm extends FakeHttps {
 
   @Override
   void handle(HttpExchange ex, Request r) throws IOException {
+    if (forceStatus == 403) {
+      reply(
+          ex,
+          403,
+          error(
+              "AuthorizationFailed",
+              "The client 'client-1' with object id 'oid-1' does not have authorization to perform"
+                  + " action 'Microsoft.ContainerService/managedClusters/agentPools/read' over"
+                  + " scope '"
+                  + r.path()
+                  + "' or the scope is invalid."));
+      return;
+    }
     if (forceStatus != 0) {
       reply(ex, forceStatus, error("InternalServerError", "the fake is told to fail"));
       return;

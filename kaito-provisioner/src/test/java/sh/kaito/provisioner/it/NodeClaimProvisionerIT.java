@@ -153,6 +153,21 @@ class NodeClaimProvisionerIT {
             .waitUntilCondition(
                 p -> p != null && "Running".equals(p.getStatus().getPhase()), 60, TimeUnit.SECONDS);
     assertThat(running.getSpec().getNodeName()).isEqualTo(ready.getStatus().getNodeName());
+    // One Event per lifecycle step, sent in the background: poll until the last is there.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    List<String> reasons = eventReasons(client, name);
+    while (!reasons.contains("Ready") && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      reasons = eventReasons(client, name);
+    }
+    assertThat(reasons).contains("Launched", "Registered", "Initialized", "Ready");
+  }
+
+  private static List<String> eventReasons(KubernetesClient client, String claim) {
+    return client.v1().events().inNamespace("default").list().getItems().stream()
+        .filter(e -> claim.equals(e.getInvolvedObject().getName()))
+        .map(e -> e.getReason())
+        .toList();
   }
 
   @Test
