@@ -226,6 +226,26 @@ class AzureAgentPoolCloudProviderTest {
   }
 
   @Test
+  void aRestartedProviderFollowsThePoolsStateInsteadOfPuttingAgain() throws Exception {
+    provider = provider();
+    NodeClaim c = claim("wsabc123");
+    arm.stepsPerOperation = 3;
+    assertThat(launchFailure(() -> provider.create(c)).pending()).isTrue();
+
+    // A new process: the poller is gone, the pool is not.
+    var restarted =
+        new AzureAgentPoolCloudProvider(
+            azure.pools, "rg-1", "aks-1", pool -> Optional.ofNullable(joined.get()));
+    LaunchException creating = launchFailure(() -> restarted.create(c));
+    assertThat(creating.pending()).isTrue();
+    assertThat(creating.getMessage())
+        .isEqualTo("agent pool wsabc123 is in provisioningState Creating");
+    arm.finishOperations();
+    assertThat(launchFailure(() -> restarted.create(c)).reason()).isEqualTo("NodeNotJoined");
+    assertThat(count("PUT", "/wsabc123")).isEqualTo(1);
+  }
+
+  @Test
   void aMissingRoleIsARetryableLaunchFailureTheUserCanRead() throws Exception {
     provider = provider();
     arm.forceStatus = 403;
