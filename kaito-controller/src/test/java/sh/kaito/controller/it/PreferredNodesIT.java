@@ -8,7 +8,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
-import sh.kaito.api.karpenter.NodeClaim;
 import sh.kaito.api.v1beta1.ResourceSpec;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceLabels;
@@ -57,14 +56,7 @@ class PreferredNodesIT {
       Workspace ready = ControllerHarness.awaitInferenceReady(client, ns, name, TIMEOUT);
 
       assertThat(ready.getStatus().workerNodes()).containsExactly(nodeName);
-      assertThat(
-              client
-                  .resources(NodeClaim.class)
-                  .withLabel(WorkspaceLabels.WORKSPACE_NAME, name)
-                  .withLabel(WorkspaceLabels.WORKSPACE_NAMESPACE, ns)
-                  .list()
-                  .getItems())
-          .isEmpty();
+      assertThat(ControllerHarness.nodeClaims(client, ns, name)).isEmpty();
       assertThat(client.nodes().withName(nodeName).get().getMetadata().getLabels())
           .containsEntry(WorkspaceLabels.WORKSPACE_NAME, name)
           .containsEntry(WorkspaceLabels.WORKSPACE_NAMESPACE, ns);

@@ -40,13 +40,7 @@ class RealProvisionerIT {
 
       Workspace ready = ControllerHarness.awaitInferenceReady(client, ns, NAME, TIMEOUT);
 
-      List<NodeClaim> claims =
-          client
-              .resources(NodeClaim.class)
-              .withLabel(WorkspaceLabels.WORKSPACE_NAME, NAME)
-              .withLabel(WorkspaceLabels.WORKSPACE_NAMESPACE, ns)
-              .list()
-              .getItems();
+      List<NodeClaim> claims = ControllerHarness.nodeClaims(client, ns, NAME);
       assertThat(claims).hasSize(1);
       NodeClaim claim = claims.get(0);
       // The provisioner's work: its finalizer, its node, its status.
