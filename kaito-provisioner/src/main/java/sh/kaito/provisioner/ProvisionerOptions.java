@@ -72,7 +72,7 @@ public record ProvisionerOptions(
         case "registration-ttl-seconds" ->
             timings =
                 new Timings(
-                    Duration.ofSeconds(number(key, value, 10, 86_400)),
+                    Duration.ofSeconds(number(key, value, 1, 86_400)),
                     timings.pollLaunch(),
                     timings.pollDelete(),
                     timings.backoffBase(),

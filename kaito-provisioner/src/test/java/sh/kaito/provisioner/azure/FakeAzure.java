@@ -38,39 +38,45 @@ final class FakeAzure implements AutoCloseable {
   final List<URI> connections = new CopyOnWriteArrayList<>();
 
   final AgentPoolsClient pools;
+  private final Map<String, String> environment;
 
   FakeAzure(TestCa ca, Path dir) throws IOException {
     arm = new FakeArm(ca, SUBSCRIPTION);
     entra = new FakeEntraId(ca, TENANT, CLIENT, SA_TOKEN);
     Path tokenFile = dir.resolve("azure-identity-token");
     Files.writeString(tokenFile, SA_TOKEN, StandardCharsets.UTF_8);
-    AzureConfig config =
-        AzureConfig.fromEnvironment(
-            Map.of(
-                "ARM_SUBSCRIPTION_ID",
-                SUBSCRIPTION,
-                "ARM_RESOURCE_GROUP",
-                "rg-1",
-                "AZURE_CLUSTER_NAME",
-                "aks-1",
-                "AZURE_TENANT_ID",
-                TENANT,
-                "AZURE_CLIENT_ID",
-                CLIENT,
-                "AZURE_FEDERATED_TOKEN_FILE",
-                tokenFile.toString(),
-                "AZURE_AUTHORITY_HOST",
-                entra.endpoint().toString(),
-                "ARM_RESOURCE_MANAGER_ENDPOINT",
-                arm.endpoint().toString(),
-                "AZURE_DISABLE_INSTANCE_DISCOVERY",
-                "true"));
+    environment =
+        Map.of(
+            "ARM_SUBSCRIPTION_ID",
+            SUBSCRIPTION,
+            "ARM_RESOURCE_GROUP",
+            "rg-1",
+            "AZURE_CLUSTER_NAME",
+            "aks-1",
+            "AZURE_TENANT_ID",
+            TENANT,
+            "AZURE_CLIENT_ID",
+            CLIENT,
+            "AZURE_FEDERATED_TOKEN_FILE",
+            tokenFile.toString(),
+            "AZURE_AUTHORITY_HOST",
+            entra.endpoint().toString(),
+            "ARM_RESOURCE_MANAGER_ENDPOINT",
+            arm.endpoint().toString(),
+            "AZURE_DISABLE_INSTANCE_DISCOVERY",
+            "true");
+    AzureConfig config = AzureConfig.fromEnvironment(environment);
     Configuration none = new ConfigurationBuilder().build();
     var http = AzureClients.http(ca.client, new Recording(), none);
     var retry = new AzureClients.Retry(2, Duration.ofMillis(20), Duration.ofMillis(100));
     pools =
         AzureClients.agentPools(
             config, AzureClients.credential(config, http, retry, none), http, retry, none);
+  }
+
+  /** gpu-provisioner's environment variables, pointing at the fakes. */
+  Map<String, String> environment() {
+    return environment;
   }
 
   /** Records each target and connects directly. */

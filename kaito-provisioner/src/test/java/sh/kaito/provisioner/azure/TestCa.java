@@ -1,6 +1,9 @@
 package sh.kaito.provisioner.azure;
 
+import java.io.OutputStream;
 import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
@@ -27,6 +30,7 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 final class TestCa {
   final SSLContext server;
   final SSLContext client;
+  private final X509Certificate ca;
 
   TestCa() throws Exception {
     KeyPairGenerator rsa = KeyPairGenerator.getInstance("RSA");
@@ -42,7 +46,7 @@ final class TestCa {
         new JcaX509v3CertificateBuilder(
             issuer, BigInteger.ONE, from, to, issuer, caKey.getPublic());
     caBuilder.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
-    X509Certificate ca =
+    ca =
         converter.getCertificate(
             caBuilder.build(
                 new JcaContentSignerBuilder("SHA256withRSA").build(caKey.getPrivate())));
@@ -76,5 +80,20 @@ final class TestCa {
     tmf.init(trust);
     client = SSLContext.getInstance("TLS");
     client.init(null, tmf.getTrustManagers(), null);
+  }
+
+  /**
+   * A PKCS12 trust store holding only the CA, password {@code changeit}, for a JVM started with
+   * {@code -Djavax.net.ssl.trustStore}.
+   */
+  Path trustStore(Path dir) throws Exception {
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("ca", ca);
+    Path file = dir.resolve("test-ca.p12");
+    try (OutputStream out = Files.newOutputStream(file)) {
+      trust.store(out, "changeit".toCharArray());
+    }
+    return file;
   }
 }
