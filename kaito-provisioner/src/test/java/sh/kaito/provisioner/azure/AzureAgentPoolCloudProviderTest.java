@@ -51,7 +51,7 @@ class AzureAgentPoolCloudProviderTest {
     arm = azure.arm;
     entra = azure.entra;
     return new AzureAgentPoolCloudProvider(
-        azure.pools, "rg-1", "aks-1", pool -> Optional.ofNullable(joined.get()));
+        azure.pools(), "rg-1", "aks-1", pool -> Optional.ofNullable(joined.get()));
   }
 
   @AfterEach
@@ -236,7 +236,7 @@ class AzureAgentPoolCloudProviderTest {
     // A new process: the poller is gone, the pool is not.
     var restarted =
         new AzureAgentPoolCloudProvider(
-            azure.pools, "rg-1", "aks-1", pool -> Optional.ofNullable(joined.get()));
+            azure.pools(), "rg-1", "aks-1", pool -> Optional.ofNullable(joined.get()));
     LaunchException creating = launchFailure(() -> restarted.create(c));
     assertThat(creating.pending()).isTrue();
     assertThat(creating.getMessage())

@@ -37,10 +37,12 @@ final class FakeAzure implements AutoCloseable {
   /** Every URI the HTTP client was asked to connect to. */
   final List<URI> connections = new CopyOnWriteArrayList<>();
 
-  final AgentPoolsClient pools;
+  private final TestCa ca;
   private final Map<String, String> environment;
+  private AgentPoolsClient pools;
 
   FakeAzure(TestCa ca, Path dir) throws IOException {
+    this.ca = ca;
     arm = new FakeArm(ca, SUBSCRIPTION);
     entra = new FakeEntraId(ca, TENANT, CLIENT, SA_TOKEN);
     Path tokenFile = dir.resolve("azure-identity-token");
@@ -65,13 +67,22 @@ final class FakeAzure implements AutoCloseable {
             arm.endpoint().toString(),
             "AZURE_DISABLE_INSTANCE_DISCOVERY",
             "true");
-    AzureConfig config = AzureConfig.fromEnvironment(environment);
-    Configuration none = new ConfigurationBuilder().build();
-    var http = AzureClients.http(ca.client, new Recording(), none);
-    var retry = new AzureClients.Retry(2, Duration.ofMillis(20), Duration.ofMillis(100));
-    pools =
-        AzureClients.agentPools(
-            config, AzureClients.credential(config, http, retry, none), http, retry, none);
+  }
+
+  /**
+   * The SDK's agent pools client for the fakes (built on first use: loading the SDK takes time).
+   */
+  synchronized AgentPoolsClient pools() {
+    if (pools == null) {
+      AzureConfig config = AzureConfig.fromEnvironment(environment);
+      Configuration none = new ConfigurationBuilder().build();
+      var http = AzureClients.http(ca.client, new Recording(), none);
+      var retry = new AzureClients.Retry(2, Duration.ofMillis(20), Duration.ofMillis(100));
+      pools =
+          AzureClients.agentPools(
+              config, AzureClients.credential(config, http, retry, none), http, retry, none);
+    }
+    return pools;
   }
 
   /** gpu-provisioner's environment variables, pointing at the fakes. */

@@ -8,6 +8,7 @@ import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
@@ -33,10 +34,11 @@ final class TestCa {
   private final X509Certificate ca;
 
   TestCa() throws Exception {
-    KeyPairGenerator rsa = KeyPairGenerator.getInstance("RSA");
-    rsa.initialize(2048);
-    KeyPair caKey = rsa.generateKeyPair();
-    KeyPair hostKey = rsa.generateKeyPair();
+    // EC P-256: key generation takes milliseconds, RSA 2048 up to seconds on a loaded machine.
+    KeyPairGenerator ec = KeyPairGenerator.getInstance("EC");
+    ec.initialize(new ECGenParameterSpec("secp256r1"));
+    KeyPair caKey = ec.generateKeyPair();
+    KeyPair hostKey = ec.generateKeyPair();
     Date from = Date.from(Instant.now().minus(Duration.ofMinutes(1)));
     Date to = Date.from(Instant.now().plus(Duration.ofHours(1)));
     X500Name issuer = new X500Name("CN=kaito test CA");
@@ -49,7 +51,7 @@ final class TestCa {
     ca =
         converter.getCertificate(
             caBuilder.build(
-                new JcaContentSignerBuilder("SHA256withRSA").build(caKey.getPrivate())));
+                new JcaContentSignerBuilder("SHA256withECDSA").build(caKey.getPrivate())));
 
     var hostBuilder =
         new JcaX509v3CertificateBuilder(
@@ -61,7 +63,7 @@ final class TestCa {
     X509Certificate host =
         converter.getCertificate(
             hostBuilder.build(
-                new JcaContentSignerBuilder("SHA256withRSA").build(caKey.getPrivate())));
+                new JcaContentSignerBuilder("SHA256withECDSA").build(caKey.getPrivate())));
 
     char[] none = new char[0];
     KeyStore keys = KeyStore.getInstance("PKCS12");
