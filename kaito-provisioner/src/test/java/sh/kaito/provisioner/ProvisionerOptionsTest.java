@@ -27,11 +27,22 @@ class ProvisionerOptionsTest {
                 "--kubeconfig=/tmp/kc",
                 "--health-port=8082",
                 "--workers=4",
-                "--gc-interval-seconds=10"));
+                "--gc-interval-seconds=10",
+                "--registration-ttl-seconds=1800"));
     assertThat(o.kubeconfig()).isEqualTo("/tmp/kc");
     assertThat(o.healthPort()).isEqualTo(8082);
     assertThat(o.controller().workers()).isEqualTo(4);
     assertThat(o.controller().gcInterval()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(o.controller().timings().registrationTtl()).isEqualTo(Duration.ofMinutes(30));
+  }
+
+  @Test
+  void azureIsAProviderThatNeedsGpuProvisionersEnvironment() {
+    assertThat(ProvisionerOptions.parse(List.of("--provider=azure")).provider()).isEqualTo("azure");
+    assertThatThrownBy(() -> ProvisionerMain.provider("azure", null, java.util.Map.of()))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("--provider=azure needs gpu-provisioner's environment:")
+        .hasMessageContaining("ARM_SUBSCRIPTION_ID is not set");
   }
 
   @Test

@@ -76,6 +76,16 @@ final class ControllerHarness {
         n -> n == 0);
   }
 
+  /** The NodeClaims labelled with the workspace's name and namespace. */
+  static List<NodeClaim> nodeClaims(KubernetesClient client, String ns, String name) {
+    return client
+        .resources(NodeClaim.class)
+        .withLabel(WorkspaceLabels.WORKSPACE_NAME, name)
+        .withLabel(WorkspaceLabels.WORKSPACE_NAMESPACE, ns)
+        .list()
+        .getItems();
+  }
+
   /** Waits until the workspace is InferenceReady and WorkspaceSucceeded. */
   static Workspace awaitInferenceReady(
       KubernetesClient client, String ns, String name, Duration timeout)

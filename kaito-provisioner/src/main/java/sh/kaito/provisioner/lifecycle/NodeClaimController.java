@@ -39,7 +39,11 @@ public final class NodeClaimController implements AutoCloseable {
    * @param gcGrace machines younger than this are left alone (upstream: 30 s), since their claim
    *     may not have reached the cache yet
    */
-  public record Options(int workers, Duration gcInterval, Duration gcGrace) {
+  public record Options(int workers, Duration gcInterval, Duration gcGrace, Timings timings) {
+    public Options(int workers, Duration gcInterval, Duration gcGrace) {
+      this(workers, gcInterval, gcGrace, Timings.defaults());
+    }
+
     public static Options defaults() {
       return new Options(2, Duration.ofMinutes(2), Duration.ofSeconds(30));
     }
@@ -52,6 +56,7 @@ public final class NodeClaimController implements AutoCloseable {
   private final SharedIndexInformer<Node> nodes;
   private final WorkQueue queue = new WorkQueue();
   private final NodeClaimReconciler reconciler;
+  private final ClaimEvents events;
   private final List<Thread> workers = new ArrayList<>();
   private final ScheduledExecutorService gc =
       Executors.newSingleThreadScheduledExecutor(
@@ -72,7 +77,10 @@ public final class NodeClaimController implements AutoCloseable {
     this.nodes = client.nodes().runnableInformer(0);
     claims.addEventHandler(handler(c -> c.getMetadata().getName()));
     nodes.addEventHandler(handler(NodeClaimController::claimOf));
-    this.reconciler = new NodeClaimReconciler(client, provider, this::claim, this::node, clock);
+    this.events = new ClaimEvents(client);
+    this.reconciler =
+        new NodeClaimReconciler(
+            client, provider, this::claim, this::node, clock, options.timings(), events);
   }
 
   /**
@@ -227,6 +235,7 @@ public final class NodeClaimController implements AutoCloseable {
     }
     claims.close();
     nodes.close();
+    events.close();
     log.info("event=ProvisionerStopped");
   }
 }
