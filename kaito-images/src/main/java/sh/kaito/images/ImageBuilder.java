@@ -1,0 +1,349 @@
+package sh.kaito.images;
+
+import com.google.cloud.tools.jib.api.CacheDirectoryCreationException;
+import com.google.cloud.tools.jib.api.Containerizer;
+import com.google.cloud.tools.jib.api.CredentialRetriever;
+import com.google.cloud.tools.jib.api.ImageReference;
+import com.google.cloud.tools.jib.api.InvalidImageReferenceException;
+import com.google.cloud.tools.jib.api.Jib;
+import com.google.cloud.tools.jib.api.JibContainer;
+import com.google.cloud.tools.jib.api.JibContainerBuilder;
+import com.google.cloud.tools.jib.api.RegistryException;
+import com.google.cloud.tools.jib.api.RegistryImage;
+import com.google.cloud.tools.jib.api.TarImage;
+import com.google.cloud.tools.jib.api.buildplan.AbsoluteUnixPath;
+import com.google.cloud.tools.jib.api.buildplan.FileEntriesLayer;
+import com.google.cloud.tools.jib.api.buildplan.FilePermissions;
+import com.google.cloud.tools.jib.api.buildplan.ImageFormat;
+import com.google.cloud.tools.jib.api.buildplan.Platform;
+import com.google.cloud.tools.jib.api.buildplan.Port;
+import com.google.cloud.tools.jib.frontend.CredentialRetrieverFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * Builds Kaito's images with jib-core, FROM nothing: the base (Debian tree + generated files), the
+ * controller, the provisioner and the runtime on it, and the pause image. Every input is on this
+ * machine (the unpacked packages, the modules' jars, the pause binary); the output goes to a
+ * registry or into OCI tar files.
+ *
+ * <p>Reproducible: creation time and file times are fixed, owners are numeric, entries are sorted;
+ * the same inputs give the same manifest digest in any folder, with a cold or a warm layer cache.
+ */
+public final class ImageBuilder {
+
+  /** The images this builder makes, in build order. */
+  public enum Kind {
+    BASE("kaito-base"),
+    CONTROLLER("kaito-controller"),
+    PROVISIONER("kaito-provisioner"),
+    RUNTIME("kaito-runtime"),
+    PAUSE("kaito-pause");
+
+    public final String repository;
+
+    Kind(String repository) {
+      this.repository = repository;
+    }
+  }
+
+  /** Where images go: a registry prefix ({@code host[:port]/path}) or a folder of OCI tars. */
+  public record Target(
+      Optional<String> registry, Optional<Path> tarDir, boolean insecure, Optional<Path> auth) {
+    public static Target registry(String prefix, boolean insecure) {
+      return new Target(Optional.of(prefix), Optional.empty(), insecure, Optional.empty());
+    }
+
+    public static Target tars(Path dir) {
+      return new Target(Optional.empty(), Optional.of(dir), false, Optional.empty());
+    }
+
+    public Target withDockerConfig(Path config) {
+      return new Target(registry, tarDir, insecure, Optional.of(config));
+    }
+  }
+
+  /** What went into the images. {@code pauseBinary} may be empty: then no pause image. */
+  public record Inputs(
+      Path repoRoot,
+      String version,
+      String revision,
+      String source,
+      Path baseRootfs,
+      Optional<Path> pauseBinary,
+      Path cacheDir,
+      Path workDir) {}
+
+  /** One image built: its reference, manifest digest and image id (config digest). */
+  public record Built(Kind kind, String reference, String digest, String imageId) {}
+
+  private static final FilePermissions FILE = FilePermissions.fromOctalString("644");
+  private static final FilePermissions EXECUTABLE = FilePermissions.fromOctalString("755");
+
+  private final Inputs in;
+  private final Consumer<String> log;
+
+  public ImageBuilder(Inputs in, Consumer<String> log) {
+    this.in = in;
+    this.log = log;
+  }
+
+  /** Builds every image (the pause image only with a pause binary), tagged {@code tag}. */
+  public Map<Kind, Built> buildAll(Target target, String tag)
+      throws IOException, InterruptedException {
+    Map<Kind, Built> built = new LinkedHashMap<>();
+    Files.createDirectories(in.workDir());
+    BaseImage base = BaseImage.prepare(in.baseRootfs(), in.workDir());
+    log.accept(
+        "base files="
+            + base.tree().fileCount()
+            + " skippedLinks="
+            + base.tree().skippedLinks()
+            + " rootfs="
+            + in.baseRootfs());
+    List<FileEntriesLayer> baseLayers = base.layers();
+
+    built.put(Kind.BASE, containerize(Kind.BASE, javaImage(baseLayers), target, tag));
+
+    JibContainerBuilder controller =
+        appImage(baseLayers, "kaito-controller", List.of())
+            .setEntrypoint(javaEntrypoint("sh.kaito.controller.OperatorMain"))
+            .setExposedPorts(Set.of(Port.tcp(9443), Port.tcp(8080), Port.tcp(8081)));
+    built.put(Kind.CONTROLLER, containerize(Kind.CONTROLLER, controller, target, tag));
+
+    JibContainerBuilder provisioner =
+        appImage(baseLayers, "kaito-provisioner", List.of())
+            .setEntrypoint(javaEntrypoint("sh.kaito.provisioner.ProvisionerMain"))
+            .setExposedPorts(Set.of(Port.tcp(8081)));
+    built.put(Kind.PROVISIONER, containerize(Kind.PROVISIONER, provisioner, target, tag));
+
+    List<Path> runtimeClasspath = classpath("kaito-runtime");
+    DjlNatives natives = DjlNatives.unpack(runtimeClasspath, in.cacheDir(), "cpu");
+    JibContainerBuilder runtime =
+        appImage(baseLayers, "kaito-runtime", List.of(nativesLayer(natives)))
+            .addEnvironmentVariable("DJL_CACHE_DIR", DjlNatives.IMAGE_DIR)
+            .addEnvironmentVariable("PYTORCH_LIBRARY_PATH", natives.libtorchPath())
+            .addEnvironmentVariable("PYTORCH_FLAVOR", "cpu")
+            .addEnvironmentVariable("DJL_DEFAULT_ENGINE", "PyTorch")
+            .setEntrypoint(List.of(RUNTIME_COMMAND))
+            .setProgramArguments(List.of("--help"))
+            .setExposedPorts(Set.of(Port.tcp(5000)));
+    built.put(Kind.RUNTIME, containerize(Kind.RUNTIME, runtime, target, tag));
+
+    if (in.pauseBinary().isPresent()) {
+      Path pause = in.pauseBinary().get();
+      if (!Files.isRegularFile(pause)) {
+        throw new IOException(pause + " is missing: run hack/setup/45-containerd.sh");
+      }
+      JibContainerBuilder pauseImage =
+          Jib.fromScratch()
+              .setFormat(ImageFormat.OCI)
+              .setCreationTime(Instant.EPOCH)
+              .setPlatforms(Set.of(new Platform("amd64", "linux")))
+              .addFileEntriesLayer(
+                  FileEntriesLayer.builder()
+                      .setName("pause")
+                      .addEntry(BaseImage.entry(pause, "/pause", EXECUTABLE, "0:0"))
+                      .build())
+              .setEntrypoint(List.of("/pause"))
+              .setUser(String.valueOf(65535))
+              .setLabels(labels("kaito-pause"));
+      built.put(Kind.PAUSE, containerize(Kind.PAUSE, pauseImage, target, tag));
+    }
+    return built;
+  }
+
+  /** The command the controller's pod specs call ({@code Manifests.RUNTIME_BINARY}). */
+  public static final String RUNTIME_COMMAND = "kaito-runtime";
+
+  static final String RUNTIME_SCRIPT =
+      """
+      #!/bin/sh
+      # kaito-runtime VERB ...: the command of every pod the Kaito controller writes (docs/images.md).
+      # KAITO_JAVA_OPTS adds JVM flags; DJL finds libtorch under $PYTORCH_LIBRARY_PATH, offline.
+      exec java ${KAITO_JAVA_OPTS} -Dai.djl.offline=true -cp '/app/libs/*' \\
+        sh.kaito.runtime.cli.RuntimeMain "$@"
+      """;
+
+  private static List<String> javaEntrypoint(String mainClass) {
+    return List.of("java", "-cp", "/app/libs/*", mainClass);
+  }
+
+  private JibContainerBuilder javaImage(List<FileEntriesLayer> baseLayers) {
+    JibContainerBuilder b =
+        Jib.fromScratch()
+            .setFormat(ImageFormat.OCI)
+            .setCreationTime(Instant.EPOCH)
+            .setPlatforms(Set.of(new Platform("amd64", "linux")))
+            .setEnvironment(BaseImage.environment())
+            .setUser(BaseImage.USER)
+            .setWorkingDirectory(AbsoluteUnixPath.get(BaseImage.HOME))
+            .setLabels(labels("kaito-base"));
+    baseLayers.forEach(b::addFileEntriesLayer);
+    return b;
+  }
+
+  /**
+   * The base plus a module's jars in {@code /app/libs}: third-party jars in one layer, Kaito's own
+   * (which change on every commit) in another.
+   */
+  private JibContainerBuilder appImage(
+      List<FileEntriesLayer> baseLayers, String module, List<FileEntriesLayer> extraLayers)
+      throws IOException {
+    List<Path> jars = new ArrayList<>(classpath(module));
+    FileEntriesLayer.Builder dependencies = FileEntriesLayer.builder().setName("dependencies");
+    FileEntriesLayer.Builder kaito = FileEntriesLayer.builder().setName("kaito");
+    Set<String> names = new HashSet<>();
+    for (Path jar : jars) {
+      String name = jar.getFileName().toString();
+      if (name.startsWith("pytorch-native-")) {
+        continue; // unpacked into /opt/djl instead (DjlNatives)
+      }
+      if (!names.add(name)) {
+        throw new IOException(module + ": two jars named " + name + " on the classpath");
+      }
+      boolean ours = name.startsWith("kaito-");
+      (ours ? kaito : dependencies)
+          .addEntry(BaseImage.entry(jar, "/app/libs/" + name, FILE, "0:0"));
+    }
+    if (module.equals("kaito-runtime")) {
+      Path script =
+          Files.createDirectories(in.workDir().resolve("runtime")).resolve(RUNTIME_COMMAND);
+      Files.writeString(script, RUNTIME_SCRIPT);
+      kaito.addEntry(
+          BaseImage.entry(script, "/usr/local/bin/" + RUNTIME_COMMAND, EXECUTABLE, "0:0"));
+    }
+    JibContainerBuilder b = javaImage(baseLayers).setLabels(labels(module));
+    extraLayers.forEach(b::addFileEntriesLayer);
+    b.addFileEntriesLayer(dependencies.build());
+    b.addFileEntriesLayer(kaito.build());
+    return b;
+  }
+
+  private static FileEntriesLayer nativesLayer(DjlNatives natives) throws IOException {
+    FileEntriesLayer.Builder layer = FileEntriesLayer.builder().setName("libtorch");
+    Path dir = natives.dir();
+    try (Stream<Path> files = Files.walk(dir)) {
+      for (Path f : files.sorted().toList()) {
+        String rel = dir.relativize(f).toString();
+        if (rel.isEmpty() || rel.equals(".complete")) {
+          continue;
+        }
+        FilePermissions mode =
+            FilePermissions.fromPosixFilePermissions(
+                Files.getPosixFilePermissions(f, LinkOption.NOFOLLOW_LINKS));
+        layer.addEntry(BaseImage.entry(f, DjlNatives.IMAGE_DIR + "/" + rel, mode, "0:0"));
+      }
+    }
+    return layer.build();
+  }
+
+  /**
+   * A module's runtime classpath: its jar and the list Maven wrote ({@code
+   * target/runtime-classpath.txt}, the parent POM's build-classpath execution).
+   */
+  List<Path> classpath(String module) throws IOException {
+    Path target = in.repoRoot().resolve(module).resolve("target");
+    Path list = target.resolve("runtime-classpath.txt");
+    Path jar = target.resolve(module + "-" + in.version() + ".jar");
+    if (!Files.isRegularFile(list) || !Files.isRegularFile(jar)) {
+      throw new IOException(
+          module
+              + " is not packaged ("
+              + list
+              + " or "
+              + jar
+              + " is missing): run ./mvnw -pl kaito-images -am package -DskipTests first");
+    }
+    List<Path> out = new ArrayList<>();
+    out.add(jar);
+    for (String entry : Files.readString(list).strip().split(java.io.File.pathSeparator)) {
+      if (entry.isBlank()) {
+        continue;
+      }
+      Path p = Path.of(entry);
+      if (Files.isDirectory(p)) {
+        throw new IOException(
+            module + "'s classpath names the folder " + p + ": package the reactor first");
+      }
+      out.add(p);
+    }
+    return out;
+  }
+
+  private Map<String, String> labels(String title) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put("org.opencontainers.image.title", title);
+    labels.put("org.opencontainers.image.source", in.source());
+    labels.put("org.opencontainers.image.version", in.version());
+    labels.put("org.opencontainers.image.revision", in.revision());
+    labels.put("org.opencontainers.image.licenses", "Apache-2.0");
+    return labels;
+  }
+
+  private Built containerize(Kind kind, JibContainerBuilder image, Target target, String tag)
+      throws IOException, InterruptedException {
+    long start = System.nanoTime();
+    try {
+      Containerizer containerizer;
+      String reference;
+      if (target.registry().isPresent()) {
+        reference = target.registry().get() + "/" + kind.repository + ":" + tag;
+        RegistryImage registry = RegistryImage.named(reference);
+        if (target.auth().isPresent()) {
+          CredentialRetriever fromConfig =
+              CredentialRetrieverFactory.forImage(ImageReference.parse(reference), e -> {})
+                  .dockerConfig(target.auth().get());
+          registry.addCredentialRetriever(fromConfig);
+        }
+        containerizer = Containerizer.to(registry).setAllowInsecureRegistries(target.insecure());
+      } else {
+        Path dir = Files.createDirectories(target.tarDir().orElseThrow());
+        reference = "kaito/" + kind.repository + ":" + tag;
+        containerizer =
+            Containerizer.to(TarImage.at(dir.resolve(kind.repository + ".tar")).named(reference));
+      }
+      Path cache = in.cacheDir().resolve("jib-images");
+      JibContainer container =
+          image.containerize(
+              containerizer
+                  .setApplicationLayersCache(cache)
+                  .setBaseImageLayersCache(cache)
+                  .setToolName("kaito-images")
+                  .setToolVersion(in.version()));
+      Built built =
+          new Built(
+              kind, reference, container.getDigest().toString(), container.getImageId().toString());
+      log.accept(
+          String.format(
+              "image=%s digest=%s seconds=%.1f",
+              reference, built.digest(), (System.nanoTime() - start) / 1e9));
+      return built;
+    } catch (InvalidImageReferenceException e) {
+      throw new IOException("bad image reference: " + e.getMessage(), e);
+    } catch (ExecutionException | RegistryException | CacheDirectoryCreationException e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IOException(
+          "building "
+              + kind.repository
+              + " failed: "
+              + cause.getClass().getSimpleName()
+              + ": "
+              + cause.getMessage(),
+          e);
+    }
+  }
+}
