@@ -79,6 +79,10 @@ final class BaseImage {
             .addEntry(entry(cacerts, JAVA_HOME + "/lib/security/cacerts", file, "0:0"))
             .addEntry(entry(packages, "/usr/share/kaito/packages.lock", file, "0:0"))
             .addEntry(entry(emptyDir, HOME, FilePermissions.fromOctalString("755"), USER))
+            // Debian's /root is 0700; the controller mounts push secrets at upstream's
+            // /root/.docker,
+            // which the non-root user must be able to reach (docs/images.md).
+            .addEntry(entry(emptyDir, "/root", FilePermissions.fromOctalString("755"), "0:0"))
             // No sticky bit: jib writes permission bits only. Pods mount an emptyDir here.
             .addEntry(entry(emptyDir, "/tmp", FilePermissions.fromOctalString("777"), "0:0"))
             .build();

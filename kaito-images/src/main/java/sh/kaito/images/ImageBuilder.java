@@ -274,7 +274,7 @@ public final class ImageBuilder {
       if (entry.isBlank()) {
         continue;
       }
-      Path p = Path.of(entry);
+      Path p = inCheckout(Path.of(entry));
       if (Files.isDirectory(p)) {
         throw new IOException(
             module + "'s classpath names the folder " + p + ": package the reactor first");
@@ -282,6 +282,27 @@ public final class ImageBuilder {
       out.add(p);
     }
     return out;
+  }
+
+  /**
+   * A Kaito jar from the local Maven repository (a build with {@code -pl} resolves siblings there)
+   * is taken from this checkout's module instead, when it is packaged: the images hold what this
+   * commit builds, never what another checkout installed into the shared repository.
+   */
+  private Path inCheckout(Path jar) {
+    String name = jar.getFileName().toString();
+    Path versionDir = jar.getParent();
+    if (versionDir == null || versionDir.getParent() == null) {
+      return jar;
+    }
+    String artifact = versionDir.getParent().getFileName().toString();
+    if (artifact.startsWith("kaito-") && name.equals(artifact + "-" + in.version() + ".jar")) {
+      Path own = in.repoRoot().resolve(artifact).resolve("target").resolve(name);
+      if (Files.isRegularFile(own)) {
+        return own;
+      }
+    }
+    return jar;
   }
 
   private Map<String, String> labels(String title) {
