@@ -242,10 +242,15 @@ public final class ImageBuilder {
         if (rel.isEmpty() || rel.equals(".complete")) {
           continue;
         }
-        FilePermissions mode =
-            FilePermissions.fromPosixFilePermissions(
-                Files.getPosixFilePermissions(f, LinkOption.NOFOLLOW_LINKS));
-        layer.addEntry(BaseImage.entry(f, DjlNatives.IMAGE_DIR + "/" + rel, mode, "0:0"));
+        // DJL unpacks into 0700 temp folders: readable by all here, since the image's user is not
+        // the root that unpacked them.
+        boolean executable =
+            Files.isDirectory(f)
+                || Files.getPosixFilePermissions(f, LinkOption.NOFOLLOW_LINKS)
+                    .contains(java.nio.file.attribute.PosixFilePermission.OWNER_EXECUTE);
+        layer.addEntry(
+            BaseImage.entry(
+                f, DjlNatives.IMAGE_DIR + "/" + rel, executable ? EXECUTABLE : FILE, "0:0"));
       }
     }
     return layer.build();
