@@ -51,12 +51,20 @@ public final class ImageBuilder {
     CONTROLLER("kaito-controller"),
     PROVISIONER("kaito-provisioner"),
     RUNTIME("kaito-runtime"),
-    PAUSE("kaito-pause");
+    PAUSE("kaito-pause"),
+    /** The runtime on a CUDA libtorch: {@code kaito-runtime:<tag>-cuda}; only with a torch site. */
+    RUNTIME_CUDA("kaito-runtime", "-cuda");
 
     public final String repository;
+    public final String tagSuffix;
 
     Kind(String repository) {
+      this(repository, "");
+    }
+
+    Kind(String repository, String tagSuffix) {
       this.repository = repository;
+      this.tagSuffix = tagSuffix;
     }
   }
 
@@ -76,7 +84,11 @@ public final class ImageBuilder {
     }
   }
 
-  /** What went into the images. {@code pauseBinary} may be empty: then no pause image. */
+  /**
+   * What went into the images. {@code pauseBinary} may be empty: then no pause image. {@code
+   * cudaTorchSite}, a Python site-packages folder holding a CUDA build of torch {@value
+   * #CUDA_TORCH_VERSION} and its {@code nvidia/*} libraries, adds the {@code -cuda} runtime.
+   */
   public record Inputs(
       Path repoRoot,
       String version,
@@ -85,7 +97,14 @@ public final class ImageBuilder {
       Path baseRootfs,
       Optional<Path> pauseBinary,
       Path cacheDir,
-      Path workDir) {}
+      Path workDir,
+      Optional<Path> cudaTorchSite) {}
+
+  /** The libtorch version DJL 0.36's JNI library is built for. */
+  public static final String CUDA_TORCH_VERSION = "2.7.1";
+
+  /** Where the -cuda image keeps the torch site (its libraries' RPATHs are relative to it). */
+  static final String TORCH_SITE_DIR = "/opt/torch";
 
   /** One image built: its reference, manifest digest and image id (config digest). */
   public record Built(Kind kind, String reference, String digest, String imageId) {}
@@ -106,6 +125,11 @@ public final class ImageBuilder {
       throws IOException, InterruptedException {
     Map<Kind, Built> built = new LinkedHashMap<>();
     Files.createDirectories(in.workDir());
+    // A wrong torch site fails before anything is packed.
+    Optional<List<FileEntriesLayer>> cudaLayers =
+        in.cudaTorchSite().isPresent()
+            ? Optional.of(cudaLayers(in.cudaTorchSite().get()))
+            : Optional.empty();
     BaseImage base = BaseImage.prepare(in.baseRootfs(), in.workDir());
     log.accept(
         "base files="
@@ -132,16 +156,24 @@ public final class ImageBuilder {
 
     List<Path> runtimeClasspath = classpath("kaito-runtime");
     DjlNatives natives = DjlNatives.unpack(runtimeClasspath, in.cacheDir(), "cpu");
-    JibContainerBuilder runtime =
-        appImage(baseLayers, "kaito-runtime", List.of(nativesLayer(natives)))
-            .addEnvironmentVariable("DJL_CACHE_DIR", DjlNatives.IMAGE_DIR)
-            .addEnvironmentVariable("PYTORCH_LIBRARY_PATH", natives.libtorchPath())
-            .addEnvironmentVariable("PYTORCH_FLAVOR", "cpu")
-            .addEnvironmentVariable("DJL_DEFAULT_ENGINE", "PyTorch")
-            .setEntrypoint(List.of(RUNTIME_COMMAND))
-            .setProgramArguments(List.of("--help"))
-            .setExposedPorts(Set.of(Port.tcp(5000)));
+    Map<String, String> cpuEnv = new LinkedHashMap<>();
+    cpuEnv.put("DJL_CACHE_DIR", DjlNatives.IMAGE_DIR);
+    cpuEnv.put("PYTORCH_LIBRARY_PATH", natives.libtorchPath());
+    cpuEnv.put("PYTORCH_FLAVOR", "cpu");
+    JibContainerBuilder runtime = runtimeImage(baseLayers, List.of(nativesLayer(natives)), cpuEnv);
     built.put(Kind.RUNTIME, containerize(Kind.RUNTIME, runtime, target, tag));
+
+    if (cudaLayers.isPresent()) {
+      Map<String, String> cudaEnv = new LinkedHashMap<>();
+      // DJL unpacks its cu128 JNI library (4 MB, from pytorch-jni) here at start: pods mount an
+      // emptyDir at /tmp. libcuda.so.1 comes from the node's driver (NVIDIA's container runtime).
+      cudaEnv.put("DJL_CACHE_DIR", "/tmp/djl");
+      cudaEnv.put("PYTORCH_LIBRARY_PATH", TORCH_SITE_DIR + "/torch/lib");
+      cudaEnv.put("PYTORCH_FLAVOR", "cu128");
+      cudaEnv.put("KAITO_DEVICE", "cuda");
+      JibContainerBuilder cuda = runtimeImage(baseLayers, cudaLayers.get(), cudaEnv);
+      built.put(Kind.RUNTIME_CUDA, containerize(Kind.RUNTIME_CUDA, cuda, target, tag));
+    }
 
     if (in.pauseBinary().isPresent()) {
       Path pause = in.pauseBinary().get();
@@ -177,6 +209,18 @@ public final class ImageBuilder {
       exec java ${KAITO_JAVA_OPTS} -Dai.djl.offline=true -cp '/app/libs/*' \\
         sh.kaito.runtime.cli.RuntimeMain "$@"
       """;
+
+  /** The runtime's jars and script on the base, with a libtorch and where DJL finds it. */
+  private JibContainerBuilder runtimeImage(
+      List<FileEntriesLayer> baseLayers, List<FileEntriesLayer> libtorch, Map<String, String> env)
+      throws IOException {
+    JibContainerBuilder b = appImage(baseLayers, "kaito-runtime", libtorch);
+    env.forEach(b::addEnvironmentVariable);
+    return b.addEnvironmentVariable("DJL_DEFAULT_ENGINE", "PyTorch")
+        .setEntrypoint(List.of(RUNTIME_COMMAND))
+        .setProgramArguments(List.of("--help"))
+        .setExposedPorts(Set.of(Port.tcp(5000)));
+  }
 
   private static List<String> javaEntrypoint(String mainClass) {
     return List.of("java", "-cp", "/app/libs/*", mainClass);
@@ -231,6 +275,71 @@ public final class ImageBuilder {
     b.addFileEntriesLayer(dependencies.build());
     b.addFileEntriesLayer(kaito.build());
     return b;
+  }
+
+  /**
+   * A CUDA torch's {@code torch/lib}, each {@code nvidia/<package>/lib} and {@code cusparselt/lib}
+   * as layers (one per package: cuDNN and cuBLAS alone are hundreds of MB), kept at the same
+   * relative places under {@link #TORCH_SITE_DIR}, since libtorch_cuda finds them through {@code
+   * $ORIGIN/../../nvidia/…} RPATHs.
+   */
+  static List<FileEntriesLayer> cudaLayers(Path site) throws IOException {
+    Path torchLib = site.resolve("torch/lib");
+    if (!Files.isRegularFile(torchLib.resolve("libtorch_cuda.so"))) {
+      throw new IOException(
+          site
+              + " holds no CUDA torch (torch/lib/libtorch_cuda.so): pip install torch=="
+              + CUDA_TORCH_VERSION
+              + " into it (hack/images/cuda-torch.sh)");
+    }
+    Path version = site.resolve("torch/version.py");
+    if (Files.isRegularFile(version)
+        && !Files.readString(version).contains("'" + CUDA_TORCH_VERSION)) {
+      throw new IOException(
+          site + "/torch is not " + CUDA_TORCH_VERSION + ", the version DJL's JNI library needs");
+    }
+    List<FileEntriesLayer> layers = new ArrayList<>();
+    layers.add(treeLayer("torch-lib", torchLib, TORCH_SITE_DIR + "/torch/lib"));
+    Path nvidia = site.resolve("nvidia");
+    if (Files.isDirectory(nvidia)) {
+      try (Stream<Path> packages = Files.list(nvidia)) {
+        for (Path pkg :
+            packages.filter(p -> Files.isDirectory(p.resolve("lib"))).sorted().toList()) {
+          String name = pkg.getFileName().toString();
+          layers.add(
+              treeLayer(
+                  "nvidia-" + name,
+                  pkg.resolve("lib"),
+                  TORCH_SITE_DIR + "/nvidia/" + name + "/lib"));
+        }
+      }
+    }
+    // cuSPARSELt installs beside nvidia/, not in it; libtorch_cuda needs it
+    // ($ORIGIN/../../cusparselt).
+    Path cusparselt = site.resolve("cusparselt/lib");
+    if (Files.isDirectory(cusparselt)) {
+      layers.add(treeLayer("cusparselt", cusparselt, TORCH_SITE_DIR + "/cusparselt/lib"));
+    }
+    return layers;
+  }
+
+  /** Every regular file under {@code dir} at {@code target}, readable by all, links followed. */
+  static FileEntriesLayer treeLayer(String name, Path dir, String target) throws IOException {
+    FileEntriesLayer.Builder layer = FileEntriesLayer.builder().setName(name);
+    try (Stream<Path> files = Files.walk(dir)) {
+      for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
+        String rel = dir.relativize(f).toString();
+        if (rel.endsWith(".pyc") || rel.contains("__pycache__")) {
+          continue;
+        }
+        boolean executable =
+            Files.getPosixFilePermissions(f)
+                .contains(java.nio.file.attribute.PosixFilePermission.OWNER_EXECUTE);
+        layer.addEntry(
+            BaseImage.entry(f, target + "/" + rel, executable ? EXECUTABLE : FILE, "0:0"));
+      }
+    }
+    return layer.build();
   }
 
   private static FileEntriesLayer nativesLayer(DjlNatives natives) throws IOException {
@@ -327,7 +436,7 @@ public final class ImageBuilder {
       Containerizer containerizer;
       String reference;
       if (target.registry().isPresent()) {
-        reference = target.registry().get() + "/" + kind.repository + ":" + tag;
+        reference = target.registry().get() + "/" + kind.repository + ":" + tag + kind.tagSuffix;
         RegistryImage registry = RegistryImage.named(reference);
         if (target.auth().isPresent()) {
           CredentialRetriever fromConfig =
@@ -338,9 +447,11 @@ public final class ImageBuilder {
         containerizer = Containerizer.to(registry).setAllowInsecureRegistries(target.insecure());
       } else {
         Path dir = Files.createDirectories(target.tarDir().orElseThrow());
-        reference = "kaito/" + kind.repository + ":" + tag;
+        reference = "kaito/" + kind.repository + ":" + tag + kind.tagSuffix;
         containerizer =
-            Containerizer.to(TarImage.at(dir.resolve(kind.repository + ".tar")).named(reference));
+            Containerizer.to(
+                TarImage.at(dir.resolve(kind.repository + kind.tagSuffix + ".tar"))
+                    .named(reference));
       }
       Path cache = in.cacheDir().resolve("jib-images");
       JibContainer container =

@@ -64,6 +64,13 @@ public final class ImagesMain implements Callable<Integer> {
   @Option(names = "--cache", description = "layer cache (default: $KAITO_CACHE)")
   Path cache;
 
+  @Option(
+      names = "--cuda-torch-site",
+      description =
+          "also build kaito-runtime:<tag>-cuda from this site-packages folder (a CUDA torch 2.7.1"
+              + " and its nvidia libraries; hack/images/cuda-torch.sh makes one)")
+  Path cudaTorchSite;
+
   public static void main(String[] args) {
     CommandLine cl = new CommandLine(new ImagesMain());
     cl.setExecutionExceptionHandler(
@@ -97,7 +104,16 @@ public final class ImagesMain implements Callable<Integer> {
     Path root = repoRoot.toAbsolutePath().normalize();
     Path work = Files.createTempDirectory("kaito-images");
     ImageBuilder.Inputs inputs =
-        new ImageBuilder.Inputs(root, version, revision, source, base, pauseBin, cacheDir, work);
+        new ImageBuilder.Inputs(
+            root,
+            version,
+            revision,
+            source,
+            base,
+            pauseBin,
+            cacheDir,
+            work,
+            Optional.ofNullable(cudaTorchSite));
     ImageBuilder.Target target =
         registry != null
             ? ImageBuilder.Target.registry(registry, insecure)

@@ -51,7 +51,8 @@ final class BuiltImages {
         requiredPath("KAITO_BASE_ROOTFS", "hack/setup/40-base-image.sh"),
         Optional.of(requiredPath("KAITO_PAUSE_BIN", "hack/setup/45-containerd.sh")),
         cache,
-        work);
+        work,
+        Optional.empty());
   }
 
   static Path repoRoot() {
@@ -71,6 +72,12 @@ final class BuiltImages {
       throw new IllegalStateException("$" + env + " is not set or missing: source " + setup);
     }
     return Path.of(value);
+  }
+
+  static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    }
   }
 
   static java.util.function.Consumer<String> log() {

@@ -6,7 +6,6 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -76,7 +75,7 @@ class ContainersIT {
 
     // Controller: deploy/controller.yaml's command and args, its env, on free loopback ports.
     Container controller = container(client, "deploy/controller.yaml");
-    int controllerHealth = freePort();
+    int controllerHealth = BuiltImages.freePort();
     List<String> controllerOptions = new ArrayList<>(List.of("--mount", kubeMount));
     for (EnvVar e : controller.getEnv()) {
       if (e.getValue() != null) {
@@ -91,7 +90,7 @@ class ContainersIT {
             "KAITO_WEBHOOK_PORT=0",
             "KAITO_BIND_ADDRESS=127.0.0.1",
             "KAITO_HEALTH_PORT=" + controllerHealth,
-            "KAITO_METRICS_PORT=" + freePort()));
+            "KAITO_METRICS_PORT=" + BuiltImages.freePort()));
     List<String> controllerArgs = new ArrayList<>(controller.getCommand());
     controllerArgs.addAll(controller.getArgs());
     Path controllerLog = shared.resolve("controller.log");
@@ -104,7 +103,7 @@ class ContainersIT {
 
     // Provisioner: deploy/provisioner.yaml's command and args, health port moved off 8081.
     Container provisioner = container(client, "deploy/provisioner.yaml");
-    int provisionerHealth = freePort();
+    int provisionerHealth = BuiltImages.freePort();
     List<String> provisionerArgs = new ArrayList<>(provisioner.getCommand());
     for (String arg : provisioner.getArgs()) {
       provisionerArgs.add(
@@ -123,7 +122,7 @@ class ContainersIT {
     // Runtime: kaito-runtime serve, as the inference StatefulSet runs it, on a mounted model.
     Path weights = TinyModels.model(shared.resolve("weights"), 128, 5);
     worldReadable(weights);
-    int runtimePort = freePort();
+    int runtimePort = BuiltImages.freePort();
     Path runtimeLog = shared.resolve("runtime.log");
     containerd.run(
         "runtime",
@@ -254,11 +253,5 @@ class ContainersIT {
             + last
             + "); log:\n"
             + (Files.exists(log) ? Files.readString(log) : "none"));
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 }

@@ -37,8 +37,9 @@ class ImagesIT {
                 BuiltImages.log())
             .buildAll(ImageBuilder.Target.tars(tmp.resolve("tars")), BuiltImages.TAG);
 
-    assertThat(second.keySet()).containsExactly(Kind.values());
-    for (Kind kind : Kind.values()) {
+    assertThat(second.keySet())
+        .containsExactly(Kind.BASE, Kind.CONTROLLER, Kind.PROVISIONER, Kind.RUNTIME, Kind.PAUSE);
+    for (Kind kind : second.keySet()) {
       assertThat(second.get(kind).digest())
           .as(kind + " manifest digest")
           .isEqualTo(first.images.get(kind).digest());

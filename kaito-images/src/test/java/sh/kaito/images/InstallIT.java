@@ -7,7 +7,6 @@ import io.fabric8.kubernetes.api.model.admissionregistration.v1.ValidatingWebhoo
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.ByteArrayInputStream;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -124,7 +123,7 @@ class InstallIT {
     assertThat(canI(cp, "update", "validatingwebhookconfigurations", "-A")).isEqualTo("no");
 
     Path kubeconfig = serviceAccountKubeconfig(cp);
-    int health = freePort();
+    int health = BuiltImages.freePort();
     Path log = tmp.resolve("operator.log");
     Process operator = startOperator(kubeconfig, health, log);
     try {
@@ -301,8 +300,8 @@ class InstallIT {
     env.put("KAITO_LEADER_ELECT", "true");
     env.put("KAITO_BIND_ADDRESS", "127.0.0.1");
     env.put("KAITO_HEALTH_PORT", String.valueOf(healthPort));
-    env.put("KAITO_METRICS_PORT", String.valueOf(freePort()));
-    env.put("KAITO_WEBHOOK_PORT", String.valueOf(freePort()));
+    env.put("KAITO_METRICS_PORT", String.valueOf(BuiltImages.freePort()));
+    env.put("KAITO_WEBHOOK_PORT", String.valueOf(BuiltImages.freePort()));
     return pb.start();
   }
 
@@ -347,12 +346,6 @@ class InstallIT {
       return Files.readString(log);
     } catch (Exception e) {
       return "";
-    }
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
     }
   }
 }
