@@ -18,16 +18,17 @@ kaito_containerd_setup() {
   if ! command -v containerd >/dev/null || ! command -v runc >/dev/null ||
     [ ! -x /usr/lib/cni/bridge ]; then
     echo "45-containerd: installing runc, containerd and containernetworking-plugins"
-    # policy-rc.d stops the package from starting the system containerd service.
+    # policy-rc.d stops the package from starting the system containerd service. hack/test.sh warms
+    # the setup scripts side by side: wait for another apt-get's dpkg lock instead of failing.
     if [ ! -e /usr/sbin/policy-rc.d ]; then
       printf '#!/bin/sh\nexit 101\n' | $sudo_cmd tee /usr/sbin/policy-rc.d >/dev/null
       $sudo_cmd chmod +x /usr/sbin/policy-rc.d
       policy_added=1
     fi
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends \
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends \
       runc containerd containernetworking-plugins >/dev/null 2>&1 ||
       { $sudo_cmd apt-get update -q >/dev/null 2>&1 &&
-        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends \
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends \
           runc containerd containernetworking-plugins >/dev/null; }
     if [ "$policy_added" = "1" ]; then $sudo_cmd rm -f /usr/sbin/policy-rc.d; fi
   fi
