@@ -19,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -122,7 +123,7 @@ class InstallIT {
     assertThat(canI(cp, "delete", "workspaces.kaito.sh", "-n", "default")).isEqualTo("no");
     assertThat(canI(cp, "update", "validatingwebhookconfigurations", "-A")).isEqualTo("no");
 
-    Path kubeconfig = serviceAccountKubeconfig(cp);
+    Path kubeconfig = serviceAccountKubeconfig(cp, "kaito-controller");
     int health = BuiltImages.freePort();
     Path log = tmp.resolve("operator.log");
     Process operator = startOperator(kubeconfig, health, log);
@@ -190,11 +191,56 @@ class InstallIT {
           operator,
           log);
       assertThat(read(log)).doesNotContain("forbidden").doesNotContain("Forbidden");
-    } finally {
-      operator.destroy();
-      if (!operator.waitFor(20, TimeUnit.SECONDS)) {
-        operator.destroyForcibly();
+
+      // The provisioner, as its own installed service account, turns that NodeClaim into a node.
+      Path provisionerLog = tmp.resolve("provisioner.log");
+      Process provisioner =
+          startJava(
+              provisionerLog,
+              Map.of(),
+              "sh.kaito.provisioner.ProvisionerMain",
+              "--kubeconfig=" + serviceAccountKubeconfig(cp, "kaito-provisioner"),
+              "--health-port=" + BuiltImages.freePort(),
+              "--bind-address=127.0.0.1");
+      try {
+        await(
+            "a node for the NodeClaim",
+            Duration.ofSeconds(90),
+            () -> {
+              Set<String> claims = new TreeSet<>();
+              admin
+                  .genericKubernetesResources("karpenter.sh/v1", "NodeClaim")
+                  .list()
+                  .getItems()
+                  .stream()
+                  .filter(c -> c.getMetadata().getLabels() != null)
+                  .filter(
+                      c ->
+                          "ws-install"
+                              .equals(c.getMetadata().getLabels().get("kaito.sh/workspace")))
+                  .forEach(c -> claims.add(c.getMetadata().getName()));
+              return admin.nodes().list().getItems().stream()
+                  .filter(n -> n.getMetadata().getLabels() != null)
+                  .filter(
+                      n -> claims.contains(n.getMetadata().getLabels().get("kaito.sh/nodeclaim")))
+                  .count();
+            },
+            n -> n >= 1,
+            provisioner,
+            provisionerLog);
+        assertThat(read(provisionerLog)).doesNotContain("forbidden").doesNotContain("Forbidden");
+      } finally {
+        stop(provisioner);
       }
+    } finally {
+      stop(operator);
+    }
+  }
+
+  private static void stop(Process p) throws InterruptedException {
+    p.destroy();
+    if (!p.waitFor(20, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
     }
   }
 
@@ -258,8 +304,8 @@ class InstallIT {
     return cp.kubectl(args.toArray(String[]::new)).stdout().strip();
   }
 
-  private Path serviceAccountKubeconfig(ControlPlane cp) throws Exception {
-    var token = cp.kubectl("create", "token", "kaito-controller", "-n", NS, "--duration=1h");
+  private Path serviceAccountKubeconfig(ControlPlane cp, String account) throws Exception {
+    var token = cp.kubectl("create", "token", account, "-n", NS, "--duration=1h");
     assertThat(token.exitCode()).as(token.output()).isZero();
     Config admin = Config.fromKubeconfig(Files.readString(cp.kubeconfig()));
     String ca =
@@ -278,30 +324,42 @@ class InstallIT {
             + token.stdout().strip()
             + "}}]\n"
             + "contexts: [{name: c, context: {cluster: c, user: sa}}]\ncurrent-context: c\n";
-    return Files.writeString(tmp.resolve("sa.kubeconfig"), yaml);
+    return Files.writeString(tmp.resolve(account + ".kubeconfig"), yaml);
   }
 
   private Process startOperator(Path kubeconfig, int healthPort, Path log) throws Exception {
-    ProcessBuilder pb =
-        new ProcessBuilder(
+    return startJava(
+        log,
+        Map.of(
+            "KUBECONFIG", kubeconfig.toString(),
+            "KAITO_NAMESPACE", NS,
+            "KAITO_LEADER_ELECT", "true",
+            "KAITO_BIND_ADDRESS", "127.0.0.1",
+            "KAITO_HEALTH_PORT", String.valueOf(healthPort),
+            "KAITO_METRICS_PORT", String.valueOf(BuiltImages.freePort()),
+            "KAITO_WEBHOOK_PORT", String.valueOf(BuiltImages.freePort())),
+        "sh.kaito.controller.OperatorMain");
+  }
+
+  /** A child JVM on this test's classpath, with no cluster settings but the ones given. */
+  private static Process startJava(
+      Path log, Map<String, String> extraEnv, String mainClass, String... args) throws Exception {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
                 Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx128m",
                 "-XX:+UseSerialGC",
                 "-XX:TieredStopAtLevel=1",
                 "-cp",
                 System.getProperty("java.class.path"),
-                "sh.kaito.controller.OperatorMain")
-            .redirectErrorStream(true)
-            .redirectOutput(log.toFile());
+                mainClass));
+    command.addAll(List.of(args));
+    ProcessBuilder pb =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
     var env = pb.environment();
     env.keySet().removeIf(k -> k.startsWith("KUBERNETES_") || k.equals("KUBECONFIG"));
-    env.put("KUBECONFIG", kubeconfig.toString());
-    env.put("KAITO_NAMESPACE", NS);
-    env.put("KAITO_LEADER_ELECT", "true");
-    env.put("KAITO_BIND_ADDRESS", "127.0.0.1");
-    env.put("KAITO_HEALTH_PORT", String.valueOf(healthPort));
-    env.put("KAITO_METRICS_PORT", String.valueOf(BuiltImages.freePort()));
-    env.put("KAITO_WEBHOOK_PORT", String.valueOf(BuiltImages.freePort()));
+    env.putAll(extraEnv);
     return pb.start();
   }
 
