@@ -161,18 +161,7 @@ class InstallIT {
       await(
           "a NodeClaim for the workspace",
           Duration.ofSeconds(60),
-          () ->
-              admin
-                  .genericKubernetesResources("karpenter.sh/v1", "NodeClaim")
-                  .list()
-                  .getItems()
-                  .stream()
-                  .filter(n -> n.getMetadata().getLabels() != null)
-                  .filter(
-                      n ->
-                          "ws-install"
-                              .equals(n.getMetadata().getLabels().get("kaito.sh/workspace")))
-                  .count(),
+          () -> nodeClaims(admin, "ws-install").size(),
           n -> n >= 1,
           operator,
           log);
@@ -207,18 +196,7 @@ class InstallIT {
             "a node for the NodeClaim",
             Duration.ofSeconds(90),
             () -> {
-              Set<String> claims = new TreeSet<>();
-              admin
-                  .genericKubernetesResources("karpenter.sh/v1", "NodeClaim")
-                  .list()
-                  .getItems()
-                  .stream()
-                  .filter(c -> c.getMetadata().getLabels() != null)
-                  .filter(
-                      c ->
-                          "ws-install"
-                              .equals(c.getMetadata().getLabels().get("kaito.sh/workspace")))
-                  .forEach(c -> claims.add(c.getMetadata().getName()));
+              Set<String> claims = nodeClaims(admin, "ws-install");
               return admin.nodes().list().getItems().stream()
                   .filter(n -> n.getMetadata().getLabels() != null)
                   .filter(
@@ -235,6 +213,19 @@ class InstallIT {
     } finally {
       stop(operator);
     }
+  }
+
+  /** Names of the NodeClaims labelled with the workspace. */
+  private static Set<String> nodeClaims(KubernetesClient admin, String workspace) {
+    Set<String> names = new TreeSet<>();
+    for (var claim :
+        admin.genericKubernetesResources("karpenter.sh/v1", "NodeClaim").list().getItems()) {
+      Map<String, String> labels = claim.getMetadata().getLabels();
+      if (labels != null && workspace.equals(labels.get("kaito.sh/workspace"))) {
+        names.add(claim.getMetadata().getName());
+      }
+    }
+    return names;
   }
 
   private static void stop(Process p) throws InterruptedException {
