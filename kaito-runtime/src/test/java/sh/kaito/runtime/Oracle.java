@@ -48,8 +48,15 @@ public final class Oracle {
 
   /** Runs {@code oracle.py args...}; fails the test with the script's output if it fails. */
   public static void run(Path workDir, String... args) throws IOException, InterruptedException {
+    runScript("oracle.py", workDir, args);
+  }
+
+  /** Runs another script of the oracle's directory (e.g. {@code tune_oracle.py}) the same way. */
+  public static void runScript(String script, Path workDir, String... args)
+      throws IOException, InterruptedException {
     Files.createDirectories(workDir);
-    List<String> command = new ArrayList<>(List.of(python().toString(), script().toString()));
+    List<String> command =
+        new ArrayList<>(List.of(python().toString(), script().resolveSibling(script).toString()));
     command.addAll(List.of(args));
     Path log = workDir.resolve("oracle.log");
     Process p =
@@ -60,11 +67,32 @@ public final class Oracle {
             .start();
     if (!p.waitFor(15, TimeUnit.MINUTES)) {
       p.destroyForcibly();
-      fail("oracle.py timed out: " + command);
+      fail(script + " timed out: " + command);
     }
     if (p.exitValue() != 0) {
-      fail("oracle.py failed (" + p.exitValue() + "): " + command + "\n" + Files.readString(log));
+      fail(script + " failed (" + p.exitValue() + "): " + command + "\n" + Files.readString(log));
     }
+  }
+
+  /**
+   * SmolLM2-135M-Instruct converted once from the GGUF (env KAITO_SMOLLM2_GGUF) to an fp32 HF
+   * directory with HF's expectations, cached under $KAITO_CACHE: the directory holding {@code
+   * model/} and {@code expected.json}. Fails (or, optional, skips) without the GGUF, as {@link
+   * #python()} does.
+   */
+  public static Path smolLm2() throws IOException, InterruptedException {
+    String gguf = System.getenv("KAITO_SMOLLM2_GGUF");
+    if (gguf == null || !Files.isRegularFile(Paths.get(gguf))) {
+      python(); // same rule as the oracle: fail in CI, skip only when made optional
+      fail(
+          "KAITO_SMOLLM2_GGUF is not set to the SmolLM2 GGUF; source hack/setup/30-python-oracle.sh");
+    }
+    String cache =
+        System.getenv()
+            .getOrDefault("KAITO_CACHE", System.getProperty("user.home") + "/.cache/kaito-java");
+    Path out = Paths.get(cache, "smollm2-135m-instruct-hf-v1");
+    run(out, "smollm2", "--gguf", gguf, "--out", out.toString());
+    return out;
   }
 
   public static JsonNode readJson(Path file) throws IOException {

@@ -25,7 +25,8 @@ import sh.kaito.presets.image.ImageException;
       PullCommand.class,
       FetchDataCommand.class,
       PushAdapterCommand.class,
-      ServeCommand.class
+      ServeCommand.class,
+      TuneCommand.class
     })
 public final class RuntimeMain implements Callable<Integer> {
 

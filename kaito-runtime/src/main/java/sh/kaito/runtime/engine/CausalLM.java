@@ -221,6 +221,34 @@ public final class CausalLM implements AutoCloseable {
     return dataType;
   }
 
+  /**
+   * Every linear module of the decoder layers by HF module path (as PEFT names it, e.g. {@code
+   * model.layers.0.self_attn.q_proj}), in model order, with its weight shape {out, in}; the output
+   * layer ({@code lm_head}) is not among them.
+   */
+  public Map<String, long[]> linearModules() {
+    Map<String, long[]> out = new java.util.LinkedHashMap<>();
+    for (Layer layer : layers) {
+      layer.qkv().describe(out);
+      layer.o().describe(out);
+      layer.gateUp().describe(out);
+      layer.down().describe(out);
+    }
+    return out;
+  }
+
+  /**
+   * Logits of every position of one sequence from position 0, as {@link #forward}: with a gradient
+   * collector open (training), the graph from the adapters' parameters to them is recorded.
+   *
+   * @return fp32 [tokens, vocab], owned by {@code scope}
+   */
+  public NDArray logitsFromStart(NDManager scope, long[] tokens, Adapters adapters) {
+    try (KvCache cache = new KvCache(manager, config.numLayers(), true)) {
+      return forward(scope, tokens, cache, adapters, false);
+    }
+  }
+
   /** A fresh, empty cache for one sequence. */
   public KvCache newCache() {
     return new KvCache(manager, config.numLayers());

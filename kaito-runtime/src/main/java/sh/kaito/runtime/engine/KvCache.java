@@ -15,7 +15,18 @@ public final class KvCache implements AutoCloseable {
   private long length;
   private long[] tokens = new long[64];
 
+  private final boolean keepsGraph;
+
   KvCache(NDManager parent, int layers) {
+    this(parent, layers, false);
+  }
+
+  /**
+   * @param keepsGraph true for a training forward pass: keys and values stay part of the autograd
+   *     graph
+   */
+  KvCache(NDManager parent, int layers, boolean keepsGraph) {
+    this.keepsGraph = keepsGraph;
     this.manager = parent.newSubManager();
     this.keys = new NDArray[layers];
     this.values = new NDArray[layers];
@@ -38,7 +49,11 @@ public final class KvCache implements AutoCloseable {
   }
 
   private NDArray extend(NDArray old, NDArray fresh) {
-    NDArray all = old == null ? fresh.duplicate() : old.concat(fresh, 2);
+    // DJL's duplicate() copies under torch's NoGradGuard; a training cache holds fresh itself so
+    // that gradients reach the keys and values.
+    NDArray all = old != null ? old.concat(fresh, 2) : keepsGraph ? fresh : fresh.duplicate();
+    if (System.getProperty("tune.debug") != null)
+      System.err.println("DBGKV " + fresh.hasGradient() + " " + (all == fresh));
     all.attach(manager);
     if (old != null) {
       old.close();

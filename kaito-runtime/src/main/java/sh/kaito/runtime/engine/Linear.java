@@ -3,6 +3,7 @@ package sh.kaito.runtime.engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.lora.LoraDelta;
@@ -53,6 +54,14 @@ final class Linear {
   /** A single module, read as the given blocks (none: one block). */
   static Linear of(String module, NDArray weight, NDArray bias, long... blocks) {
     return new Linear(List.of(module), new long[] {weight.getShape().get(0)}, weight, bias, blocks);
+  }
+
+  /** Adds each module path with its weight shape {out, in} to {@code into}, in output order. */
+  void describe(java.util.Map<String, long[]> into) {
+    long in = weight.getShape().get(1);
+    for (int i = 0; i < modules.size(); i++) {
+      into.put(modules.get(i), new long[] {sizes[i], in});
+    }
   }
 
   /**
@@ -108,10 +117,17 @@ final class Linear {
 
   private static NDArray withDeltas(NDArray y, NDArray x, List<LoraDelta> deltas) {
     for (LoraDelta d : deltas) {
-      // PEFT's order: base(x) + B(A(x)) * scaling
-      NDArray down = x.getNDArrayInternal().linear(x, d.a(), null).singletonOrThrow();
+      // PEFT's order: base(x) + B(A(dropout(x))) * scaling; each update draws its own mask.
+      NDArray in =
+          d.dropout() > 0
+              ? x.getNDArrayInternal().dropout(x, d.dropout(), true).singletonOrThrow()
+              : x;
+      NDArray down = in.getNDArrayInternal().linear(in, d.a(), null).singletonOrThrow();
       NDArray up = down.getNDArrayInternal().linear(down, d.b(), null).singletonOrThrow();
-      y = y.add(up.mul(d.scale()));
+      // The scale as a tensor libtorch allocates: mul(Number) wraps a Java buffer that is freed
+      // when the call returns, while backward still reads it.
+      NDArray scale = up.getManager().full(new Shape(), d.scale(), up.getDataType());
+      y = y.add(up.mul(scale));
     }
     return y;
   }

@@ -40,6 +40,16 @@ public final class Adapters {
     return of(List.of(new Active(adapter, strength)));
   }
 
+  /**
+   * One update per module path, e.g. the LoRA parameters being trained (they must stay open while
+   * this is used).
+   */
+  public static Adapters ofDeltas(Map<String, LoraDelta> byModule) {
+    Map<String, List<LoraDelta>> frozen = new HashMap<>();
+    byModule.forEach((k, v) -> frozen.put(k, List.of(v)));
+    return new Adapters(Map.copyOf(frozen));
+  }
+
   public List<LoraDelta> deltas(String module) {
     return byModule.getOrDefault(module, List.of());
   }

@@ -19,12 +19,18 @@ import sh.kaito.runtime.model.ModelFormatException;
  */
 public final class TextTokenizer implements AutoCloseable {
 
+  /** Token ids with the span of text each token covers (Java string indices, end exclusive). */
+  public record Encoded(long[] ids, int[] starts, int[] ends) {}
+
   private final HuggingFaceTokenizer tokenizer;
   private final ChatTemplate chatTemplate;
+  private final Map<String, String> specialTokens;
 
-  private TextTokenizer(HuggingFaceTokenizer tokenizer, ChatTemplate chatTemplate) {
+  private TextTokenizer(
+      HuggingFaceTokenizer tokenizer, ChatTemplate chatTemplate, Map<String, String> special) {
     this.tokenizer = tokenizer;
     this.chatTemplate = chatTemplate;
+    this.specialTokens = Map.copyOf(special);
   }
 
   public static TextTokenizer load(Path dir) throws IOException {
@@ -44,9 +50,16 @@ public final class TextTokenizer implements AutoCloseable {
     if (Files.isRegularFile(configFile)) {
       config = new ObjectMapper().readTree(configFile.toFile());
     }
+    // A legacy save (no added_tokens_decoder in tokenizer_config.json) keeps its special tokens in
+    // special_tokens_map.json, whose values transformers then prefers.
+    JsonNode map = new ObjectMapper().createObjectNode();
+    Path mapFile = dir.resolve("special_tokens_map.json");
+    if (!config.has("added_tokens_decoder") && Files.isRegularFile(mapFile)) {
+      map = new ObjectMapper().readTree(mapFile.toFile());
+    }
     Map<String, String> special = new HashMap<>();
     for (String key : List.of("bos_token", "eos_token", "unk_token", "pad_token")) {
-      JsonNode v = config.get(key);
+      JsonNode v = map.hasNonNull(key) ? map.get(key) : config.get(key);
       if (v != null && !v.isNull()) {
         special.put(key, v.isObject() ? v.path("content").asText() : v.asText());
       } else {
@@ -70,11 +83,42 @@ public final class TextTokenizer implements AutoCloseable {
       }
     }
     return new TextTokenizer(
-        tokenizer, template == null ? null : new ChatTemplate(template, special));
+        tokenizer, template == null ? null : new ChatTemplate(template, special), special);
   }
 
   public long[] encode(String text, boolean addSpecialTokens) {
     return tokenizer.encode(text, addSpecialTokens, false).getIds();
+  }
+
+  /**
+   * Encodes with each token's character span. The tokenizers library reports spans in Unicode code
+   * points; they are converted to Java string indices here.
+   */
+  public Encoded encodeWithSpans(String text, boolean addSpecialTokens) {
+    var encoding = tokenizer.encode(text, addSpecialTokens, false);
+    var spans = encoding.getCharTokenSpans();
+    long[] ids = encoding.getIds();
+    int[] starts = new int[ids.length];
+    int[] ends = new int[ids.length];
+    boolean bmpOnly = text.codePointCount(0, text.length()) == text.length();
+    for (int i = 0; i < ids.length; i++) {
+      int start = spans[i] == null ? -1 : spans[i].getStart();
+      int end = spans[i] == null ? -1 : spans[i].getEnd();
+      starts[i] = start < 0 || bmpOnly ? start : text.offsetByCodePoints(0, start);
+      ends[i] = end < 0 || bmpOnly ? end : text.offsetByCodePoints(0, end);
+    }
+    return new Encoded(ids, starts, ends);
+  }
+
+  /** A special token's text from {@code tokenizer_config.json} ({@code eos_token}, ...), if set. */
+  public Optional<String> specialToken(String name) {
+    String v = specialTokens.get(name);
+    return v == null || v.isEmpty() ? Optional.empty() : Optional.of(v);
+  }
+
+  /** A chat template given as text, with this tokenizer's special tokens. */
+  public ChatTemplate chatTemplate(String template) {
+    return new ChatTemplate(template, specialTokens);
   }
 
   public String decode(long[] ids, boolean skipSpecialTokens) {

@@ -1,13 +1,10 @@
 package sh.kaito.runtime.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -30,17 +27,7 @@ class SmallRealModelIT {
 
   @Test
   void greedyChatEqualsTransformersFor64Tokens() throws Exception {
-    String gguf = System.getenv("KAITO_SMOLLM2_GGUF");
-    if (gguf == null || !Files.isRegularFile(Paths.get(gguf))) {
-      Oracle.python(); // same rule as the oracle: fail in CI, skip only when made optional
-      fail(
-          "KAITO_SMOLLM2_GGUF is not set to the SmolLM2 GGUF; source hack/setup/30-python-oracle.sh");
-    }
-    String cache =
-        System.getenv()
-            .getOrDefault("KAITO_CACHE", System.getProperty("user.home") + "/.cache/kaito-java");
-    Path out = Paths.get(cache, "smollm2-135m-instruct-hf-v1");
-    Oracle.run(out, "smollm2", "--gguf", gguf, "--out", out.toString());
+    Path out = Oracle.smolLm2();
     JsonNode expected = Oracle.readJson(out.resolve("expected.json"));
     Path dir = out.resolve("model");
 
