@@ -1,14 +1,10 @@
 package sh.kaito.provisioner;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -16,14 +12,17 @@ import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.operator.KubeConfigs;
+import sh.kaito.operator.OperatorProcess;
 import sh.kaito.presets.sku.SkuTable;
 import sh.kaito.provisioner.cloud.CloudProvider;
 import sh.kaito.provisioner.cloud.FakeGpuCloudProvider;
 import sh.kaito.provisioner.lifecycle.NodeClaimController;
 
 /**
- * The provisioner process: turns NodeClaims into nodes until it is stopped. One replica (there is
- * no leader election yet); {@code /healthz} and {@code /readyz} when {@code --health-port} is set.
+ * The provisioner process: turns NodeClaims into nodes until it is stopped. With {@code
+ * --leader-elect=true} only the holder of the Lease {@code kaito-provisioner} acts (several
+ * replicas may run); {@code /healthz} (fails when a worker or an informer died) and {@code /readyz}
+ * on {@code --health-port}, Prometheus {@code /metrics} on {@code --metrics-port}.
  */
 public final class ProvisionerMain {
   private static final Logger log = LoggerFactory.getLogger(ProvisionerMain.class);
@@ -42,42 +41,26 @@ public final class ProvisionerMain {
     }
     KubernetesClient client = client(options.kubeconfig());
     CloudProvider provider = new FakeGpuCloudProvider(client, SkuTable.azure());
+    PrometheusMeterRegistry metrics = OperatorProcess.metrics();
     NodeClaimController controller =
-        new NodeClaimController(client, provider, options.controller(), Clock.systemUTC());
-
-    HttpServer health = null;
-    if (options.healthPort() > 0) {
-      health =
-          HttpServer.create(new InetSocketAddress(options.bindAddress(), options.healthPort()), 0);
-      health.createContext("/healthz", e -> reply(e, 200, "ok"));
-      health.createContext(
-          "/readyz",
-          e -> reply(e, controller.ready() ? 200 : 503, controller.ready() ? "ok" : "starting"));
-      health.start();
-    }
-    HttpServer healthToStop = health;
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  controller.close();
-                  if (healthToStop != null) {
-                    healthToStop.stop(0);
-                  }
-                  client.close();
-                }));
+        new NodeClaimController(client, provider, options.controller(), Clock.systemUTC(), metrics);
     log.info(
-        "event=Starting provider={} server={} healthPort={}",
+        "event=Starting provider={} server={} healthPort={} metricsPort={} leaderElect={}",
         provider.name(),
         client.getMasterUrl(),
-        options.healthPort());
-    try {
-      controller.start(120);
-    } catch (Exception e) {
-      log.error("event=StartFailed error=\"{}\"", e.toString());
-      System.exit(1);
-    }
-    Thread.currentThread().join();
+        options.healthPort(),
+        options.metricsPort(),
+        options.leaderElect());
+    OperatorProcess.run(
+        client,
+        controller,
+        metrics,
+        new OperatorProcess.Options(
+            options.bindAddress(),
+            options.healthPort(),
+            options.metricsPort(),
+            options.leaderElect() ? options.leaderElectionNamespace() : null,
+            "kaito-provisioner"));
   }
 
   private static KubernetesClient client(String kubeconfig) throws IOException {
@@ -90,13 +73,5 @@ public final class ProvisionerMain {
     return new KubernetesClientBuilder()
         .withConfig(KubeConfigs.withoutCertificateOnlyRefresh(Config.fromKubeconfig(yaml)))
         .build();
-  }
-
-  private static void reply(HttpExchange e, int status, String body) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    e.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = e.getResponseBody()) {
-      out.write(bytes);
-    }
   }
 }

@@ -137,6 +137,13 @@ final class ControllerHarness {
     }
   }
 
+  /** A TCP port free right now on 127.0.0.1. */
+  static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
   static Workspace workspace(KubernetesClient client, String ns, String name) {
     return client.resources(Workspace.class).inNamespace(ns).withName(name).get();
   }
