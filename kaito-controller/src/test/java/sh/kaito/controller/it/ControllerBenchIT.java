@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Service;
@@ -35,7 +34,6 @@ import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import sh.kaito.api.v1beta1.Workspace;
-import sh.kaito.controller.TestWorkspaces;
 import sh.kaito.testsupport.ControlPlane;
 import sh.kaito.testsupport.FakeNodes;
 import sh.kaito.testsupport.TestNamespaces;
@@ -73,11 +71,7 @@ class ControllerBenchIT {
     Process controller =
         ControllerProcess.start(cp.kubeconfig(), log, "KAITO_NODE_PROVISIONER", "byo");
     try {
-      ControllerHarness.await(
-          "controller started",
-          java.time.Duration.ofSeconds(60),
-          () -> ControllerHarness.readQuietly(log),
-          t -> t.contains("event=ControllerStarted"));
+      ControllerHarness.awaitControllerStarted(log);
       long rssBefore = peakRssKib(controller.pid());
       double cpuBefore = cpuSeconds(controller.pid());
       Map<String, Double> planeBefore = controlPlaneCpu(cp);
@@ -330,20 +324,9 @@ class ControllerBenchIT {
   }
 
   private static Workspace workspace(String ns, String name, String label) {
-    return TestWorkspaces.phi3Inference(
-        w -> {
-          w.getMetadata().setName(name);
-          w.getMetadata().setNamespace(ns);
-          w.getMetadata().setUid(null);
-          w.getMetadata().setGeneration(null);
-          // Bring-your-own nodes: no instance type, the shared labelled node.
-          w.setResource(
-              w.getResource()
-                  .withInstanceType(null)
-                  .withLabelSelector(
-                      new LabelSelectorBuilder().addToMatchLabels("apps", label).build()));
-          return w;
-        });
+    // Bring-your-own nodes: no instance type, the shared labelled node.
+    return ControllerHarness.phi3(
+        ns, name, label, w -> w.setResource(w.getResource().withInstanceType(null)));
   }
 
   /** CPU seconds so far of each control-plane process this test's control plane started. */

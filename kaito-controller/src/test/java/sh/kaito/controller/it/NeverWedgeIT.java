@@ -3,7 +3,6 @@ package sh.kaito.controller.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static sh.kaito.controller.it.ControllerHarness.await;
 
-import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -20,7 +19,6 @@ import org.junit.jupiter.api.Test;
 import sh.kaito.api.karpenter.NodeClaim;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceLabels;
-import sh.kaito.controller.TestWorkspaces;
 import sh.kaito.operator.ControllerLoop;
 import sh.kaito.testsupport.ControlPlane;
 import sh.kaito.testsupport.TestNamespaces;
@@ -53,11 +51,7 @@ class NeverWedgeIT {
             "KAITO_HEALTH_PORT",
             String.valueOf(healthPort));
     try {
-      await(
-          "controller started",
-          Duration.ofSeconds(60),
-          () -> ControllerHarness.readQuietly(log),
-          t -> t.contains("event=ControllerStarted"));
+      ControllerHarness.awaitControllerStarted(log);
       assertThat(healthz(healthPort).statusCode()).isEqualTo(200);
 
       client
@@ -99,11 +93,7 @@ class NeverWedgeIT {
           ControllerProcess.start(cp.kubeconfig(), log, List.of("-Xmx" + STARVED_HEAP));
       List<String> names = new ArrayList<>();
       try {
-        await(
-            "starved controller started",
-            Duration.ofSeconds(60),
-            () -> ControllerHarness.readQuietly(log),
-            t -> t.contains("event=ControllerStarted"));
+        ControllerHarness.awaitControllerStarted(log);
         String padding = "x".repeat(250 * 1024);
         for (int i = 0; i < WORKSPACES && starved.isAlive(); i++) {
           String name = "big-" + i;
@@ -169,19 +159,7 @@ class NeverWedgeIT {
   private static final int WORKSPACES = 40;
 
   private static Workspace workspace(String ns, String name, Map<String, String> annotations) {
-    return TestWorkspaces.phi3Inference(
-        w -> {
-          w.getMetadata().setName(name);
-          w.getMetadata().setNamespace(ns);
-          w.getMetadata().setUid(null);
-          w.getMetadata().setGeneration(null);
-          w.getMetadata().setAnnotations(annotations);
-          w.setResource(
-              w.getResource()
-                  .withLabelSelector(
-                      new LabelSelectorBuilder().addToMatchLabels("apps", name).build()));
-          return w;
-        });
+    return ControllerHarness.phi3(ns, name, name, w -> w.getMetadata().setAnnotations(annotations));
   }
 
   private HttpResponse<String> healthz(int port) {
