@@ -13,7 +13,8 @@ log="$(mktemp)"
 # -am: the modules it depends on are built from this tree (their tests skipped), not taken from ~/.m2.
 if ! ./mvnw -B -o verify -pl kaito-controller -am -Dtest=none -Dsurefire.failIfNoSpecifiedTests=false \
   -Dit.test=ControllerBenchIT -Dfailsafe.failIfNoSpecifiedTests=false -Dkaito.bench=true \
-  -Dkaito.bench.workspaces="$n" -Dkaito.bench.workers="$workers" >"$log" 2>&1; then
+  -Dkaito.bench.workspaces="$n" -Dkaito.bench.workers="$workers" \
+  ${KAITO_BENCH_JVM_ARGS:+"-Dkaito.controller.jvmArgs=$KAITO_BENCH_JVM_ARGS"} >"$log" 2>&1; then
   tail -60 "$log"
   echo "bench/controller: the build or the bench failed (full log: $log)" >&2
   exit 1

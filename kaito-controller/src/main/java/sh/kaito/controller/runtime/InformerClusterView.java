@@ -1,16 +1,23 @@
 package sh.kaito.controller.runtime;
 
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodSpecBuilder;
+import io.fabric8.kubernetes.api.model.PodStatus;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetSpecBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,12 +33,14 @@ import sh.kaito.operator.LeanStore;
 
 /**
  * Informer caches for everything the reconciler reads. Only labelled objects are cached (what Kaito
- * created), except Workspaces and Nodes, which keeps memory flat as unrelated workloads grow; and
- * of each object only what the reconciler reads ({@link LeanStore}): no {@code managedFields}
- * anywhere, no {@code kubectl apply} copy of Workspaces and Nodes, Pods without their spec (status
- * and node only), Services as metadata (checked for existence only), ControllerRevisions without
- * their data, Nodes without their image list. StatefulSets, Jobs and NodeClaims are kept whole but
- * for {@code managedFields}: a StatefulSet is rolled by an update of the cached object.
+ * created), except Workspaces and Nodes, which keeps memory flat as unrelated workloads grow. The
+ * objects read a few at a time (a workspace's NodeClaims, StatefulSet, Services, pods, revisions)
+ * are kept as JSON ({@link LeanStore#serialized}); Workspaces, Nodes and Jobs as objects ({@link
+ * LeanStore#trimming}). Of each object only what the reconciler reads (see {@link ClusterView}): no
+ * {@code managedFields} anywhere, no {@code kubectl apply} copy of Workspaces and Nodes, Pods
+ * without their spec (status and node only), StatefulSets without their pod template (a roll reads
+ * the live object), Services as metadata, ControllerRevisions without their data, Nodes without
+ * their image list.
  */
 public final class InformerClusterView implements ClusterView, AutoCloseable {
   private static final String BY_WORKSPACE = "byWorkspace";
@@ -52,15 +61,17 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
    */
   public InformerClusterView(KubernetesClient client, boolean byoNodes, Consumer<String> onChange) {
     String ws = WorkspaceLabels.WORKSPACE_NAME;
+    KubernetesSerialization json = client.getKubernetesSerialization();
     // What each cache keeps is what the reconciler reads (see ClusterView); LeanStore says why.
     workspaces =
         LeanStore.lean(
             client.resources(Workspace.class).inAnyNamespace().runnableInformer(0),
-            LeanStore.trimming(LeanStore::dropLastApplied));
+            LeanStore.trimming(InformerClusterView::trimWorkspace));
+    // Read a few at a time (by workspace): kept as JSON (LeanStore.serialized).
     nodeClaims =
         LeanStore.lean(
             client.resources(NodeClaim.class).withLabel(ws).runnableInformer(0),
-            LeanStore.withoutManagedFields());
+            LeanStore.serialized(json, NodeClaim.class, c -> {}));
     nodes =
         LeanStore.lean(
             client.nodes().runnableInformer(0), LeanStore.trimming(InformerClusterView::trimNode));
@@ -68,19 +79,18 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
         LeanStore.lean(
             client.batch().v1().jobs().inAnyNamespace().withLabel(ws).runnableInformer(0),
             LeanStore.withoutManagedFields());
-    // Rolled by an update of the cached object: everything but managedFields is kept.
     statefulSets =
         LeanStore.lean(
             client.apps().statefulSets().inAnyNamespace().withLabel(ws).runnableInformer(0),
-            LeanStore.withoutManagedFields());
+            LeanStore.serialized(json, StatefulSet.class, InformerClusterView::trimStatefulSet));
     services =
         LeanStore.lean(
             client.services().inAnyNamespace().withLabel(ws).runnableInformer(0),
-            LeanStore.trimming(InformerClusterView::trimService));
+            LeanStore.serialized(json, Service.class, InformerClusterView::trimService));
     pods =
         LeanStore.lean(
             client.pods().inAnyNamespace().withLabel(ws).runnableInformer(0),
-            LeanStore.trimming(InformerClusterView::trimPod));
+            LeanStore.serialized(json, Pod.class, InformerClusterView::trimPod));
     revisions =
         LeanStore.lean(
             client
@@ -89,7 +99,7 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
                 .inAnyNamespace()
                 .withLabel(WorkspaceLabels.REVISION_WORKSPACE_NAME)
                 .runnableInformer(0),
-            LeanStore.trimming(r -> r.setData(null)));
+            LeanStore.serialized(json, ControllerRevision.class, r -> r.setData(null)));
 
     nodeClaims.addIndexers(Map.of(BY_WORKSPACE, c -> List.of(ownerKey(c))));
     pods.addIndexers(Map.of(BY_WORKSPACE, p -> List.of(labelKey(p, ws))));
@@ -123,10 +133,58 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
     all.put("controllerrevisions", revisions);
   }
 
-  /** A pod's status (phase, conditions, container states, IP) and node; not its spec. */
+  /** No {@code kubectl apply} copy; one copy of the condition strings all workspaces share. */
+  private static void trimWorkspace(Workspace w) {
+    LeanStore.dropLastApplied(w);
+    if (w.getStatus() != null) {
+      for (Condition c : w.getStatus().conditionsOrEmpty()) {
+        c.setType(LeanStore.intern(c.getType()));
+        c.setStatus(LeanStore.intern(c.getStatus()));
+        c.setReason(LeanStore.intern(c.getReason()));
+        c.setLastTransitionTime(LeanStore.intern(c.getLastTransitionTime()));
+      }
+    }
+  }
+
+  /**
+   * A pod's status (phase, conditions, container names, states and restarts, IP) and node; not its
+   * spec, nor the container statuses' ids, mounts and resources.
+   */
   private static void trimPod(Pod pod) {
     String nodeName = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
     pod.setSpec(new PodSpecBuilder().withNodeName(nodeName).build());
+    PodStatus status = pod.getStatus();
+    if (status == null) {
+      return;
+    }
+    status.setHostIPs(null);
+    status.setPodIPs(null);
+    if (status.getConditions() != null) {
+      for (PodCondition c : status.getConditions()) {
+        c.setLastProbeTime(null);
+      }
+    }
+    for (List<ContainerStatus> statuses :
+        Arrays.asList(status.getInitContainerStatuses(), status.getContainerStatuses())) {
+      for (ContainerStatus c : statuses == null ? List.<ContainerStatus>of() : statuses) {
+        c.setImageID(null);
+        c.setContainerID(null);
+        c.setVolumeMounts(null);
+        c.setResources(null);
+        c.setAllocatedResources(null);
+        c.setAllocatedResourcesStatus(null);
+        c.setUser(null);
+      }
+    }
+  }
+
+  /**
+   * Replicas, metadata and status; not the pod template, the largest part of every workspace's
+   * objects. A roll reads the live StatefulSet (WorkspaceReconciler).
+   */
+  private static void trimStatefulSet(StatefulSet sts) {
+    Integer replicas = sts.getSpec() == null ? null : sts.getSpec().getReplicas();
+    sts.setSpec(new StatefulSetSpecBuilder().withReplicas(replicas).build());
   }
 
   /** Services are only checked for existence (they are created once, never updated). */
