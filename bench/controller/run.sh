@@ -4,7 +4,13 @@
 # default) against the real local control plane; nodes are bring-your-own (one shared kwok GPU
 # node) so the number measures the controller, not a node provisioner.
 #
-#   bench/controller/run.sh [WORKSPACES] [WORKERS]
+# Then the peer in the same run: the same writes made directly by a plain client (vs_direct), and
+# the controller's live heap (jcmd GC.class_histogram: after start, at the end, bytes/workspace).
+#
+#   bench/controller/run.sh [WORKSPACES] [WORKERS]     e.g. 5000 8 for the 5,000-workspace run
+#   KAITO_BENCH_JVM_ARGS="-XX:NativeMemoryTracking=summary" bench/controller/run.sh 300
+#     (extra controller JVM flags, after the deployed ones; NMT's summary lands in
+#     kaito-controller/target/bench-controller-nmt.txt, the heap histograms next to it)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n="${1:-500}"
