@@ -14,15 +14,4 @@ public final class Conflicts {
   public static boolean isConflict(KubernetesClientException e) {
     return e.getCode() == HttpURLConnection.HTTP_CONFLICT;
   }
-
-  /** Runs a create; "it already exists" (409) counts as done, any other failure is thrown. */
-  public static void createIgnoringConflict(Runnable create) {
-    try {
-      create.run();
-    } catch (KubernetesClientException e) {
-      if (!isConflict(e)) {
-        throw e;
-      }
-    }
-  }
 }
