@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
@@ -102,7 +103,20 @@ public final class NodeClaimController implements OperatorProcess.Controller {
     this.events = new ClaimEvents(client);
     this.reconciler =
         new NodeClaimReconciler(
-            client, provider, this::claim, this::node, clock, options.timings(), events);
+            client,
+            provider,
+            this::claim,
+            this::node,
+            clock,
+            options.timings(),
+            events,
+            // The loop's errors meter (same name and tags: the same counter), since the loop
+            // never sees the reconciler's exceptions.
+            Counter.builder("kaito.reconcile.errors")
+                    .description("Reconciles that failed unexpectedly")
+                    .tag("controller", "nodeclaim")
+                    .register(metrics)
+                ::increment);
     // One backoff: the reconciler's per-claim one (Timings), since it also covers launches the
     // cloud says to retry, which are no exception. The reconciler lets no RuntimeException out,
     // so the loop's own error backoff (given the same numbers) only ever sees what escapes it.
