@@ -2,16 +2,12 @@ package sh.kaito.provisioner;
 
 import com.azure.core.http.HttpClient;
 import com.azure.core.util.Configuration;
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.net.ProxySelector;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.NoSuchAlgorithmException;
@@ -22,6 +18,7 @@ import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.operator.KubeConfigs;
+import sh.kaito.operator.OperatorProcess;
 import sh.kaito.presets.sku.SkuTable;
 import sh.kaito.provisioner.azure.AzureAgentPoolCloudProvider;
 import sh.kaito.provisioner.azure.AzureClients;
@@ -32,8 +29,10 @@ import sh.kaito.provisioner.lifecycle.NodeClaimController;
 
 /**
  * The provisioner process: turns NodeClaims into nodes until it is stopped, on the fake GPU cloud
- * or on AKS ({@code --provider=azure}). One replica (there is no leader election yet); {@code
- * /healthz} and {@code /readyz} when {@code --health-port} is set.
+ * or on AKS ({@code --provider=azure}). With {@code --leader-elect=true} only the holder of the
+ * Lease {@code kaito-provisioner} acts (several replicas may run); {@code /healthz} (fails when a
+ * worker or an informer died) and {@code /readyz} on {@code --health-port}, Prometheus {@code
+ * /metrics} on {@code --metrics-port}.
  */
 public final class ProvisionerMain {
   private static final Logger log = LoggerFactory.getLogger(ProvisionerMain.class);
@@ -66,42 +65,26 @@ public final class ProvisionerMain {
       System.exit(2);
       return;
     }
+    PrometheusMeterRegistry metrics = OperatorProcess.metrics();
     NodeClaimController controller =
-        new NodeClaimController(client, provider, options.controller(), Clock.systemUTC());
-
-    HttpServer health = null;
-    if (options.healthPort() > 0) {
-      health =
-          HttpServer.create(new InetSocketAddress(options.bindAddress(), options.healthPort()), 0);
-      health.createContext("/healthz", e -> reply(e, 200, "ok"));
-      health.createContext(
-          "/readyz",
-          e -> reply(e, controller.ready() ? 200 : 503, controller.ready() ? "ok" : "starting"));
-      health.start();
-    }
-    HttpServer healthToStop = health;
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  controller.close();
-                  if (healthToStop != null) {
-                    healthToStop.stop(0);
-                  }
-                  client.close();
-                }));
+        new NodeClaimController(client, provider, options.controller(), Clock.systemUTC(), metrics);
     log.info(
-        "event=Starting provider={} server={} healthPort={}",
+        "event=Starting provider={} server={} healthPort={} metricsPort={} leaderElect={}",
         provider.name(),
         client.getMasterUrl(),
-        options.healthPort());
-    try {
-      controller.start(120);
-    } catch (Exception e) {
-      log.error("event=StartFailed error=\"{}\"", e.toString());
-      System.exit(1);
-    }
-    Thread.currentThread().join();
+        options.healthPort(),
+        options.metricsPort(),
+        options.leaderElect());
+    OperatorProcess.run(
+        client,
+        controller,
+        metrics,
+        new OperatorProcess.Options(
+            options.bindAddress(),
+            options.healthPort(),
+            options.metricsPort(),
+            options.leaderElect() ? options.leaderElectionNamespace() : null,
+            "kaito-provisioner"));
   }
 
   /**
@@ -139,13 +122,5 @@ public final class ProvisionerMain {
     return new KubernetesClientBuilder()
         .withConfig(KubeConfigs.withoutCertificateOnlyRefresh(Config.fromKubeconfig(yaml)))
         .build();
-  }
-
-  private static void reply(HttpExchange e, int status, String body) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    e.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = e.getResponseBody()) {
-      out.write(bytes);
-    }
   }
 }

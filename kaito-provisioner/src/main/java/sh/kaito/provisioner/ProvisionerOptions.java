@@ -13,19 +13,26 @@ import sh.kaito.provisioner.lifecycle.Timings;
  * @param kubeconfig a kubeconfig file, or null for fabric8's usual lookup ({@code KUBECONFIG},
  *     {@code ~/.kube/config}, in-cluster service account)
  * @param healthPort port of {@code /healthz} and {@code /readyz} on {@code bindAddress}, 0 for none
+ * @param metricsPort port of Prometheus {@code /metrics} on {@code bindAddress}, 0 for none
+ * @param leaderElect run the controller only while holding the Lease {@code kaito-provisioner} in
+ *     {@code leaderElectionNamespace}
  */
 public record ProvisionerOptions(
     String provider,
     String kubeconfig,
     int healthPort,
     String bindAddress,
-    NodeClaimController.Options controller) {
+    NodeClaimController.Options controller,
+    int metricsPort,
+    boolean leaderElect,
+    String leaderElectionNamespace) {
 
   static final String USAGE =
       """
       usage: ProvisionerMain [--provider=fake|azure] [--kubeconfig=PATH] [--health-port=N]
-                             [--bind-address=ADDR] [--workers=N] [--gc-interval-seconds=N]
-                             [--registration-ttl-seconds=N]
+                             [--bind-address=ADDR] [--metrics-port=N] [--leader-elect=BOOL]
+                             [--leader-election-namespace=NS] [--workers=N]
+                             [--gc-interval-seconds=N] [--registration-ttl-seconds=N]
         --provider             cloud provider: fake (kwok GPU nodes from the Azure SKU table) or
                                azure (AKS agent pools; ARM_SUBSCRIPTION_ID, ARM_RESOURCE_GROUP,
                                AZURE_CLUSTER_NAME, AZURE_TENANT_ID, AZURE_CLIENT_ID and
@@ -33,6 +40,9 @@ public record ProvisionerOptions(
         --kubeconfig           kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
         --health-port          serve /healthz and /readyz on this port (default 0: off)
         --bind-address         address for the health server (default 0.0.0.0)
+        --metrics-port         serve Prometheus /metrics on this port (default 0: off)
+        --leader-elect         true: act only while holding the Lease kaito-provisioner (default false)
+        --leader-election-namespace  the Lease's namespace (default kaito-system)
         --workers              reconcile threads (default 2)
         --gc-interval-seconds  how often to delete machines whose NodeClaim is gone (default 120)
         --registration-ttl-seconds
@@ -49,6 +59,9 @@ public record ProvisionerOptions(
     String provider = "fake";
     String kubeconfig = null;
     int healthPort = 0;
+    int metricsPort = 0;
+    boolean leaderElect = false;
+    String leaseNamespace = "kaito-system";
     String bind = "0.0.0.0";
     NodeClaimController.Options c = NodeClaimController.Options.defaults();
     int workers = c.workers();
@@ -66,6 +79,9 @@ public record ProvisionerOptions(
         case "kubeconfig" -> kubeconfig = value.isEmpty() ? null : value;
         case "health-port" -> healthPort = number(key, value, 0, 65535);
         case "bind-address" -> bind = value;
+        case "metrics-port" -> metricsPort = number(key, value, 0, 65535);
+        case "leader-elect" -> leaderElect = bool(key, value);
+        case "leader-election-namespace" -> leaseNamespace = value;
         case "workers" -> workers = number(key, value, 1, 64);
         case "gc-interval-seconds" ->
             gcInterval = Duration.ofSeconds(number(key, value, 1, 86_400));
@@ -89,7 +105,19 @@ public record ProvisionerOptions(
         kubeconfig,
         healthPort,
         bind,
-        new NodeClaimController.Options(workers, gcInterval, c.gcGrace(), timings));
+        new NodeClaimController.Options(workers, gcInterval, c.gcGrace(), timings),
+        metricsPort,
+        leaderElect,
+        leaseNamespace);
+  }
+
+  private static boolean bool(String key, String value) {
+    return switch (value) {
+      case "true" -> true;
+      case "false" -> false;
+      default ->
+          throw new IllegalArgumentException("--" + key + " must be true or false, got " + value);
+    };
   }
 
   private static int number(String key, String value, int min, int max) {

@@ -62,6 +62,7 @@ final class NodeClaimReconciler {
   private final Clock clock;
   private final Timings timings;
   private final ClaimEvents events;
+  private final Runnable onError;
 
   /** Consecutive errors per claim, for the backoff; a pass without one forgets the claim. */
   private final Map<String, Integer> failures = new ConcurrentHashMap<>();
@@ -69,6 +70,7 @@ final class NodeClaimReconciler {
   /**
    * @param claims cached NodeClaim by name (null when absent)
    * @param nodes cached Node by name (null when absent)
+   * @param onError called for each pass that failed with an exception (the errors meter)
    */
   NodeClaimReconciler(
       KubernetesClient client,
@@ -77,7 +79,8 @@ final class NodeClaimReconciler {
       Function<String, Node> nodes,
       Clock clock,
       Timings timings,
-      ClaimEvents events) {
+      ClaimEvents events,
+      Runnable onError) {
     this.client = client;
     this.provider = provider;
     this.claims = claims;
@@ -85,6 +88,7 @@ final class NodeClaimReconciler {
     this.clock = clock;
     this.timings = timings;
     this.events = events;
+    this.onError = onError;
   }
 
   /** The node class gpu-provisioner serves; claims for other classes belong to others. */
@@ -102,6 +106,7 @@ final class NodeClaimReconciler {
     try {
       r = pass(name);
     } catch (RuntimeException e) {
+      onError.run();
       Duration delay = failed(name);
       log.warn(
           "event=ReconcileFailed nodeclaim={} retryIn={} error=\"{}\"", name, delay, e.toString());

@@ -404,6 +404,7 @@ class NodeClaimProvisionerIT {
             return real.create(claim);
           }
         };
+    var metrics = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     var timings =
         new sh.kaito.provisioner.lifecycle.Timings(
             Duration.ofHours(1),
@@ -417,7 +418,8 @@ class NodeClaimProvisionerIT {
             flaky,
             new NodeClaimController.Options(
                 2, Duration.ofHours(1), Duration.ofSeconds(30), timings),
-            Clock.systemUTC());
+            Clock.systemUTC(),
+            metrics);
     controller.start(60);
     create(client, TestClaims.workspaceClaim(failing, "ws-" + failing, A100));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -437,5 +439,10 @@ class NodeClaimProvisionerIT {
     assertThat(gaps[2]).as("third delay, ms").isGreaterThan(720);
     assertThat(gaps[3]).as("fourth delay, ms (capped)").isGreaterThan(720).isLessThan(5_000);
     assertThat(gaps[0]).as("first delay, ms").isLessThan(gaps[2]);
+    // Each failed pass is counted on the shared loop's errors meter (read after the attempts, so
+    // at least as many).
+    assertThat(
+            metrics.get("kaito.reconcile.errors").tag("controller", "nodeclaim").counter().count())
+        .isGreaterThanOrEqualTo(5);
   }
 }
