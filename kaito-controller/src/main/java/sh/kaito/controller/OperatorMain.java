@@ -1,28 +1,12 @@
 package sh.kaito.controller;
 
-import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
-import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
-import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
-import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElector;
-import io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLock;
-import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
-import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.validation.ValidationOptions;
@@ -36,11 +20,13 @@ import sh.kaito.controller.webhook.TlsMaterial;
 import sh.kaito.controller.webhook.WebhookCertificates;
 import sh.kaito.controller.webhook.WorkspaceAdmission;
 import sh.kaito.operator.KubeConfigs;
+import sh.kaito.operator.OperatorProcess;
 import sh.kaito.presets.sizing.CatalogPresetChecks;
 
 /**
  * The operator process: admission webhook (every replica), Workspace controller (the leader only,
- * chosen through a Lease), {@code /healthz} and {@code /readyz}, Prometheus {@code /metrics}.
+ * chosen through a Lease), {@code /healthz} (fails when a worker or an informer died) and {@code
+ * /readyz}, Prometheus {@code /metrics}.
  *
  * <p>Configuration is environment variables (see docs/controller.md); a lost lease ends the process
  * so that two controllers never act at once.
@@ -65,9 +51,7 @@ public final class OperatorMain {
     config.setMaxConcurrentRequests(64);
     config.setMaxConcurrentRequestsPerHost(Math.max(5, 2 * options.workers()));
     KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
-    PrometheusMeterRegistry metrics = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    new JvmMemoryMetrics().bindTo(metrics);
-    new ProcessorMetrics().bindTo(metrics);
+    PrometheusMeterRegistry metrics = OperatorProcess.metrics();
     TuningOptions tuning = tuningOptions(env, namespace);
     WorkspaceController controller = new WorkspaceController(client, options, metrics, tuning);
 
@@ -104,75 +88,17 @@ public final class OperatorMain {
       webhook = AdmissionServer.create(bind, webhookPort, tls, admission).start();
     }
 
-    java.util.concurrent.atomic.AtomicBoolean leading =
-        new java.util.concurrent.atomic.AtomicBoolean();
-    BooleanSupplier ready = () -> !leading.get() || controller.ready();
-    HttpServer health = HttpServer.create(new InetSocketAddress(bind, healthPort), 0);
-    health.createContext("/healthz", e -> reply(e, 200, "ok"));
-    health.createContext(
-        "/readyz",
-        e -> reply(e, ready.getAsBoolean() ? 200 : 503, ready.getAsBoolean() ? "ok" : "starting"));
-    health.start();
-    HttpServer metricsServer = HttpServer.create(new InetSocketAddress(bind, metricsPort), 0);
-    metricsServer.createContext("/metrics", e -> reply(e, 200, metrics.scrape()));
-    metricsServer.start();
-
-    AdmissionServer webhookToClose = webhook;
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  controller.close();
-                  if (webhookToClose != null) {
-                    webhookToClose.close();
-                  }
-                  health.stop(0);
-                  metricsServer.stop(0);
-                  client.close();
-                }));
-
-    Runnable lead =
-        () -> {
-          leading.set(true);
-          try {
-            controller.start();
-          } catch (Exception e) {
-            log.error("event=ControllerStartFailed error=\"{}\"", e.toString());
-            System.exit(1);
-          }
-        };
-    if (!leaderElect) {
-      lead.run();
-      Thread.currentThread().join();
-      return;
-    }
-    String identity = InetAddress.getLocalHost().getHostName() + "_" + UUID.randomUUID();
-    LeaderElector elector =
-        client
-            .leaderElector()
-            .withConfig(
-                new LeaderElectionConfigBuilder()
-                    .withName("kaito-workspace-controller")
-                    .withLock(new LeaseLock(namespace, "kaito-workspace-controller", identity))
-                    .withLeaseDuration(Duration.ofSeconds(15))
-                    .withRenewDeadline(Duration.ofSeconds(10))
-                    .withRetryPeriod(Duration.ofSeconds(2))
-                    .withLeaderCallbacks(
-                        new LeaderCallbacks(
-                            () -> {
-                              log.info("event=LeaderElected identity={}", identity);
-                              lead.run();
-                            },
-                            () -> {
-                              log.warn("event=LeaderLost identity={}; exiting", identity);
-                              System.exit(1);
-                            },
-                            leader -> log.info("event=LeaderObserved leader={}", leader)))
-                    .withReleaseOnCancel(true)
-                    .build())
-            .build();
-    CompletableFuture<?> done = elector.start();
-    done.join();
+    OperatorProcess.run(
+        client,
+        controller,
+        metrics,
+        new OperatorProcess.Options(
+            bind,
+            healthPort,
+            metricsPort,
+            leaderElect ? namespace : null,
+            "kaito-workspace-controller"),
+        webhook == null ? new AutoCloseable[0] : new AutoCloseable[] {webhook});
   }
 
   /**
@@ -209,15 +135,5 @@ public final class OperatorMain {
             : TuningProgressSource.none(),
         interval,
         namespace);
-  }
-
-  private static void reply(com.sun.net.httpserver.HttpExchange e, int code, String body)
-      throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    e.getResponseHeaders().add("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-    e.sendResponseHeaders(code, bytes.length);
-    try (OutputStream out = e.getResponseBody()) {
-      out.write(bytes);
-    }
   }
 }

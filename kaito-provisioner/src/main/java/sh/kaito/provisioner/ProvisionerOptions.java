@@ -3,32 +3,51 @@ package sh.kaito.provisioner;
 import java.time.Duration;
 import java.util.List;
 import sh.kaito.provisioner.lifecycle.NodeClaimController;
+import sh.kaito.provisioner.lifecycle.Timings;
 
 /**
  * Command-line options of {@link ProvisionerMain}.
  *
- * @param provider {@code fake} (kwok GPU nodes); the only one so far
+ * @param provider {@code fake} (kwok GPU nodes) or {@code azure} (AKS agent pools, configured from
+ *     gpu-provisioner's environment variables, see {@code AzureConfig})
  * @param kubeconfig a kubeconfig file, or null for fabric8's usual lookup ({@code KUBECONFIG},
  *     {@code ~/.kube/config}, in-cluster service account)
  * @param healthPort port of {@code /healthz} and {@code /readyz} on {@code bindAddress}, 0 for none
+ * @param metricsPort port of Prometheus {@code /metrics} on {@code bindAddress}, 0 for none
+ * @param leaderElect run the controller only while holding the Lease {@code kaito-provisioner} in
+ *     {@code leaderElectionNamespace}
  */
 public record ProvisionerOptions(
     String provider,
     String kubeconfig,
     int healthPort,
     String bindAddress,
-    NodeClaimController.Options controller) {
+    NodeClaimController.Options controller,
+    int metricsPort,
+    boolean leaderElect,
+    String leaderElectionNamespace) {
 
   static final String USAGE =
       """
-      usage: ProvisionerMain [--provider=fake] [--kubeconfig=PATH] [--health-port=N]
-                             [--bind-address=ADDR] [--workers=N] [--gc-interval-seconds=N]
-        --provider             cloud provider: fake (kwok GPU nodes from the Azure SKU table)
+      usage: ProvisionerMain [--provider=fake|azure] [--kubeconfig=PATH] [--health-port=N]
+                             [--bind-address=ADDR] [--metrics-port=N] [--leader-elect=BOOL]
+                             [--leader-election-namespace=NS] [--workers=N]
+                             [--gc-interval-seconds=N] [--registration-ttl-seconds=N]
+        --provider             cloud provider: fake (kwok GPU nodes from the Azure SKU table) or
+                               azure (AKS agent pools; ARM_SUBSCRIPTION_ID, ARM_RESOURCE_GROUP,
+                               AZURE_CLUSTER_NAME, AZURE_TENANT_ID, AZURE_CLIENT_ID and
+                               AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET from the env)
         --kubeconfig           kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)
         --health-port          serve /healthz and /readyz on this port (default 0: off)
         --bind-address         address for the health server (default 0.0.0.0)
+        --metrics-port         serve Prometheus /metrics on this port (default 0: off)
+        --leader-elect         true: act only while holding the Lease kaito-provisioner (default false)
+        --leader-election-namespace  the Lease's namespace (default kaito-system)
         --workers              reconcile threads (default 2)
         --gc-interval-seconds  how often to delete machines whose NodeClaim is gone (default 120)
+        --registration-ttl-seconds
+                               delete a NodeClaim whose node has not registered this long after
+                               launch, with its machine (default 900, Karpenter's)
       """;
 
   /**
@@ -40,10 +59,14 @@ public record ProvisionerOptions(
     String provider = "fake";
     String kubeconfig = null;
     int healthPort = 0;
+    int metricsPort = 0;
+    boolean leaderElect = false;
+    String leaseNamespace = "kaito-system";
     String bind = "0.0.0.0";
     NodeClaimController.Options c = NodeClaimController.Options.defaults();
     int workers = c.workers();
     Duration gcInterval = c.gcInterval();
+    Timings timings = c.timings();
     for (String arg : args) {
       int eq = arg.indexOf('=');
       if (!arg.startsWith("--") || eq < 0) {
@@ -56,21 +79,45 @@ public record ProvisionerOptions(
         case "kubeconfig" -> kubeconfig = value.isEmpty() ? null : value;
         case "health-port" -> healthPort = number(key, value, 0, 65535);
         case "bind-address" -> bind = value;
+        case "metrics-port" -> metricsPort = number(key, value, 0, 65535);
+        case "leader-elect" -> leaderElect = bool(key, value);
+        case "leader-election-namespace" -> leaseNamespace = value;
         case "workers" -> workers = number(key, value, 1, 64);
         case "gc-interval-seconds" ->
             gcInterval = Duration.ofSeconds(number(key, value, 1, 86_400));
+        case "registration-ttl-seconds" ->
+            timings =
+                new Timings(
+                    Duration.ofSeconds(number(key, value, 1, 86_400)),
+                    timings.pollLaunch(),
+                    timings.pollDelete(),
+                    timings.backoffBase(),
+                    timings.backoffMax());
         default -> throw new IllegalArgumentException("unknown option --" + key);
       }
     }
-    if (!provider.equals("fake")) {
-      throw new IllegalArgumentException("unknown provider " + provider + "; supported: fake");
+    if (!provider.equals("fake") && !provider.equals("azure")) {
+      throw new IllegalArgumentException(
+          "unknown provider " + provider + "; supported: fake, azure");
     }
     return new ProvisionerOptions(
         provider,
         kubeconfig,
         healthPort,
         bind,
-        new NodeClaimController.Options(workers, gcInterval, c.gcGrace()));
+        new NodeClaimController.Options(workers, gcInterval, c.gcGrace(), timings),
+        metricsPort,
+        leaderElect,
+        leaseNamespace);
+  }
+
+  private static boolean bool(String key, String value) {
+    return switch (value) {
+      case "true" -> true;
+      case "false" -> false;
+      default ->
+          throw new IllegalArgumentException("--" + key + " must be true or false, got " + value);
+    };
   }
 
   private static int number(String key, String value, int min, int max) {

@@ -30,13 +30,18 @@ public interface ClusterView {
 
   Job job(String namespace, String name);
 
+  /** Metadata, {@code spec.replicas} and status only: no pod template (read the live one). */
   StatefulSet statefulSet(String namespace, String name);
 
+  /** Metadata only (Services are created once and never updated). */
   Service service(String namespace, String name);
 
-  /** Pods labelled {@code kaito.sh/workspace=<name>} in the namespace. */
+  /**
+   * Pods labelled {@code kaito.sh/workspace=<name>} in the namespace: metadata, status and {@code
+   * spec.nodeName} only.
+   */
   List<Pod> pods(String namespace, String workspaceName);
 
-  /** ControllerRevisions labelled {@code workspace.kaito.io/name=<name>}. */
+  /** ControllerRevisions labelled {@code workspace.kaito.io/name=<name>}, without their data. */
   List<ControllerRevision> revisions(String namespace, String workspaceName);
 }

@@ -527,7 +527,11 @@ public final class WorkspaceReconciler {
       return;
     }
     // Upstream replaces only what adapters and config change; so do we (args carry the adapters).
-    StatefulSet next = json.clone(current);
+    // The cache keeps no pod template (ClusterView): the roll starts from the live object.
+    StatefulSet next = liveStatefulSet(in);
+    if (next == null) {
+      return; // deleted meanwhile: its event brings the workspace back
+    }
     PodSpec pod = next.getSpec().getTemplate().getSpec();
     PodSpec want = desired.getSpec().getTemplate().getSpec();
     pod.setInitContainers(want.getInitContainers());
@@ -554,6 +558,11 @@ public final class WorkspaceReconciler {
         "rolled the inference StatefulSet to revision " + in.revision());
   }
 
+  /** The StatefulSet as the API server has it (the cached one has no pod template), or null. */
+  private StatefulSet liveStatefulSet(WorkloadInputs in) {
+    return client.apps().statefulSets().inNamespace(in.namespace()).withName(in.name()).get();
+  }
+
   /**
    * The user's pod template as the StatefulSet: created, then on a new revision its pod template is
    * replaced (upstream creates it only). What the API server refuses in the template is the user's
@@ -569,7 +578,11 @@ public final class WorkspaceReconciler {
       } else if (!in.revision()
           .equals(
               annotation(current.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION))) {
-        statefulSets.resource(TemplateWorkloads.rolled(current, desired)).update();
+        StatefulSet live = liveStatefulSet(in);
+        if (live == null) {
+          return Result.DONE; // deleted meanwhile: its event brings the workspace back
+        }
+        statefulSets.resource(TemplateWorkloads.rolled(live, desired)).update();
       } else {
         return Result.DONE;
       }

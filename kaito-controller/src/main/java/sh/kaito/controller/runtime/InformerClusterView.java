@@ -1,29 +1,46 @@
 package sh.kaito.controller.runtime;
 
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodSpecBuilder;
+import io.fabric8.kubernetes.api.model.PodStatus;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.ControllerRevision;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.apps.StatefulSetSpecBuilder;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.function.Function;
 import sh.kaito.api.karpenter.NodeClaim;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceLabels;
 import sh.kaito.controller.provision.ClusterView;
+import sh.kaito.operator.EventHandlers;
+import sh.kaito.operator.Health;
+import sh.kaito.operator.LeanStore;
 
 /**
  * Informer caches for everything the reconciler reads. Only labelled objects are cached (what Kaito
- * created), except Workspaces and Nodes, which keeps memory flat as unrelated workloads grow.
+ * created), except Workspaces and Nodes, which keeps memory flat as unrelated workloads grow. The
+ * objects read a few at a time (a workspace's NodeClaims, StatefulSet, Services, pods, revisions)
+ * are kept as JSON ({@link LeanStore#serialized}); Workspaces, Nodes and Jobs as objects ({@link
+ * LeanStore#trimming}). Of each object only what the reconciler reads (see {@link ClusterView}): no
+ * {@code managedFields} anywhere, no {@code kubectl apply} copy of Workspaces and Nodes, Pods
+ * without their spec (status and node only), StatefulSets without their pod template (a roll reads
+ * the live object), Services as metadata, ControllerRevisions without their data, Nodes without
+ * their image list.
  */
 public final class InformerClusterView implements ClusterView, AutoCloseable {
   private static final String BY_WORKSPACE = "byWorkspace";
@@ -36,7 +53,7 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
   private final SharedIndexInformer<Service> services;
   private final SharedIndexInformer<Pod> pods;
   private final SharedIndexInformer<ControllerRevision> revisions;
-  private final List<SharedIndexInformer<?>> all = new ArrayList<>();
+  private final Map<String, SharedIndexInformer<?>> all = new LinkedHashMap<>();
 
   /**
    * Creates (does not start) the informers; {@code onChange} receives the key {@code ns/name} of
@@ -44,30 +61,55 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
    */
   public InformerClusterView(KubernetesClient client, boolean byoNodes, Consumer<String> onChange) {
     String ws = WorkspaceLabels.WORKSPACE_NAME;
-    workspaces = client.resources(Workspace.class).inAnyNamespace().runnableInformer(0);
-    nodeClaims = client.resources(NodeClaim.class).withLabel(ws).runnableInformer(0);
-    nodes = client.nodes().runnableInformer(0);
-    jobs = client.batch().v1().jobs().inAnyNamespace().withLabel(ws).runnableInformer(0);
-    statefulSets = client.apps().statefulSets().inAnyNamespace().withLabel(ws).runnableInformer(0);
-    services = client.services().inAnyNamespace().withLabel(ws).runnableInformer(0);
-    pods = client.pods().inAnyNamespace().withLabel(ws).runnableInformer(0);
+    KubernetesSerialization json = client.getKubernetesSerialization();
+    // What each cache keeps is what the reconciler reads (see ClusterView); LeanStore says why.
+    workspaces =
+        LeanStore.lean(
+            client.resources(Workspace.class).inAnyNamespace().runnableInformer(0),
+            LeanStore.trimming(InformerClusterView::trimWorkspace));
+    // Read a few at a time (by workspace): kept as JSON (LeanStore.serialized).
+    nodeClaims =
+        LeanStore.lean(
+            client.resources(NodeClaim.class).withLabel(ws).runnableInformer(0),
+            LeanStore.serialized(json, NodeClaim.class, c -> {}));
+    nodes =
+        LeanStore.lean(
+            client.nodes().runnableInformer(0), LeanStore.trimming(InformerClusterView::trimNode));
+    jobs =
+        LeanStore.lean(
+            client.batch().v1().jobs().inAnyNamespace().withLabel(ws).runnableInformer(0),
+            LeanStore.withoutManagedFields());
+    statefulSets =
+        LeanStore.lean(
+            client.apps().statefulSets().inAnyNamespace().withLabel(ws).runnableInformer(0),
+            LeanStore.serialized(json, StatefulSet.class, InformerClusterView::trimStatefulSet));
+    services =
+        LeanStore.lean(
+            client.services().inAnyNamespace().withLabel(ws).runnableInformer(0),
+            LeanStore.serialized(json, Service.class, InformerClusterView::trimService));
+    pods =
+        LeanStore.lean(
+            client.pods().inAnyNamespace().withLabel(ws).runnableInformer(0),
+            LeanStore.serialized(json, Pod.class, InformerClusterView::trimPod));
     revisions =
-        client
-            .apps()
-            .controllerRevisions()
-            .inAnyNamespace()
-            .withLabel(WorkspaceLabels.REVISION_WORKSPACE_NAME)
-            .runnableInformer(0);
+        LeanStore.lean(
+            client
+                .apps()
+                .controllerRevisions()
+                .inAnyNamespace()
+                .withLabel(WorkspaceLabels.REVISION_WORKSPACE_NAME)
+                .runnableInformer(0),
+            LeanStore.serialized(json, ControllerRevision.class, r -> r.setData(null)));
 
     nodeClaims.addIndexers(Map.of(BY_WORKSPACE, c -> List.of(ownerKey(c))));
     pods.addIndexers(Map.of(BY_WORKSPACE, p -> List.of(labelKey(p, ws))));
     revisions.addIndexers(
         Map.of(BY_WORKSPACE, r -> List.of(labelKey(r, WorkspaceLabels.REVISION_WORKSPACE_NAME))));
 
-    workspaces.addEventHandler(handler(w -> List.of(key(w)), onChange));
-    nodeClaims.addEventHandler(handler(c -> List.of(ownerKey(c)), onChange));
+    workspaces.addEventHandler(EventHandlers.enqueue(InformerClusterView::key, onChange));
+    nodeClaims.addEventHandler(EventHandlers.enqueue(InformerClusterView::ownerKey, onChange));
     nodes.addEventHandler(
-        handler(
+        EventHandlers.enqueueAll(
             n -> {
               String owner = ownerKey(n);
               if (!owner.isEmpty() || !byoNodes) {
@@ -81,13 +123,87 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
       addLabelled(i, ws, onChange);
     }
     addLabelled(revisions, WorkspaceLabels.REVISION_WORKSPACE_NAME, onChange);
-    all.addAll(
-        List.of(workspaces, nodeClaims, nodes, jobs, statefulSets, services, pods, revisions));
+    all.put("workspaces", workspaces);
+    all.put("nodeclaims", nodeClaims);
+    all.put("nodes", nodes);
+    all.put("jobs", jobs);
+    all.put("statefulsets", statefulSets);
+    all.put("services", services);
+    all.put("pods", pods);
+    all.put("controllerrevisions", revisions);
+  }
+
+  /** No {@code kubectl apply} copy; one copy of the condition strings all workspaces share. */
+  private static void trimWorkspace(Workspace w) {
+    LeanStore.dropLastApplied(w);
+    if (w.getStatus() != null) {
+      for (Condition c : w.getStatus().conditionsOrEmpty()) {
+        c.setType(LeanStore.intern(c.getType()));
+        c.setStatus(LeanStore.intern(c.getStatus()));
+        c.setReason(LeanStore.intern(c.getReason()));
+        c.setLastTransitionTime(LeanStore.intern(c.getLastTransitionTime()));
+      }
+    }
+  }
+
+  /**
+   * A pod's status (phase, conditions, container names, states and restarts, IP) and node; not its
+   * spec, nor the container statuses' ids, mounts and resources.
+   */
+  private static void trimPod(Pod pod) {
+    String nodeName = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
+    pod.setSpec(new PodSpecBuilder().withNodeName(nodeName).build());
+    PodStatus status = pod.getStatus();
+    if (status == null) {
+      return;
+    }
+    status.setHostIPs(null);
+    status.setPodIPs(null);
+    if (status.getConditions() != null) {
+      for (PodCondition c : status.getConditions()) {
+        c.setLastProbeTime(null);
+      }
+    }
+    for (List<ContainerStatus> statuses :
+        Arrays.asList(status.getInitContainerStatuses(), status.getContainerStatuses())) {
+      for (ContainerStatus c : statuses == null ? List.<ContainerStatus>of() : statuses) {
+        c.setImageID(null);
+        c.setContainerID(null);
+        c.setVolumeMounts(null);
+        c.setResources(null);
+        c.setAllocatedResources(null);
+        c.setAllocatedResourcesStatus(null);
+        c.setUser(null);
+      }
+    }
+  }
+
+  /**
+   * Replicas, metadata and status; not the pod template, the largest part of every workspace's
+   * objects. A roll reads the live StatefulSet (WorkspaceReconciler).
+   */
+  private static void trimStatefulSet(StatefulSet sts) {
+    Integer replicas = sts.getSpec() == null ? null : sts.getSpec().getReplicas();
+    sts.setSpec(new StatefulSetSpecBuilder().withReplicas(replicas).build());
+  }
+
+  /** Services are only checked for existence (they are created once, never updated). */
+  private static void trimService(Service service) {
+    service.setSpec(null);
+    service.setStatus(null);
+  }
+
+  /** Labels, capacity, allocatable and conditions; not the image list (large on real nodes). */
+  private static void trimNode(Node node) {
+    if (node.getStatus() != null) {
+      node.getStatus().setImages(null);
+    }
+    LeanStore.dropLastApplied(node);
   }
 
   private static <T extends HasMetadata> void addLabelled(
       SharedIndexInformer<T> informer, String label, Consumer<String> onChange) {
-    informer.addEventHandler(handler(o -> List.of(labelKey(o, label)), onChange));
+    informer.addEventHandler(EventHandlers.enqueue(o -> labelKey(o, label), onChange));
   }
 
   private List<String> workspacesSelecting(Node node) {
@@ -104,45 +220,22 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
     return keys;
   }
 
-  private static <T> ResourceEventHandler<T> handler(
-      Function<T, List<String>> keys, Consumer<String> onChange) {
-    return new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(T obj) {
-        emit(obj);
-      }
-
-      @Override
-      public void onUpdate(T oldObj, T newObj) {
-        emit(newObj);
-      }
-
-      @Override
-      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-        emit(obj);
-      }
-
-      private void emit(T obj) {
-        for (String k : keys.apply(obj)) {
-          if (k != null && !k.isEmpty()) {
-            onChange.accept(k);
-          }
-        }
-      }
-    };
-  }
-
   public void start(long timeoutSeconds) throws Exception {
-    for (SharedIndexInformer<?> i : all) {
+    for (SharedIndexInformer<?> i : all.values()) {
       i.start();
     }
-    for (SharedIndexInformer<?> i : all) {
+    for (SharedIndexInformer<?> i : all.values()) {
       i.start().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
     }
   }
 
   public boolean hasSynced() {
-    return all.stream().allMatch(SharedIndexInformer::hasSynced);
+    return all.values().stream().allMatch(SharedIndexInformer::hasSynced);
+  }
+
+  /** Liveness: fails once an informer has stopped for good. */
+  public Health.Check liveness() {
+    return Health.informers(all);
   }
 
   private static String key(HasMetadata o) {
@@ -224,6 +317,6 @@ public final class InformerClusterView implements ClusterView, AutoCloseable {
 
   @Override
   public void close() {
-    all.forEach(SharedIndexInformer::close);
+    all.values().forEach(SharedIndexInformer::close);
   }
 }

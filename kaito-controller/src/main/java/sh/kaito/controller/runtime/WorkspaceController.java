@@ -1,16 +1,14 @@
 package sh.kaito.controller.runtime;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.v1beta1.Workspace;
@@ -26,15 +24,17 @@ import sh.kaito.controller.reconcile.Result;
 import sh.kaito.controller.reconcile.WorkspaceReconciler;
 import sh.kaito.controller.tuning.TrainingConfigMaps;
 import sh.kaito.controller.tuning.TuningOptions;
+import sh.kaito.operator.ControllerLoop;
+import sh.kaito.operator.OperatorProcess;
 import sh.kaito.operator.WorkQueue;
 import sh.kaito.presets.catalog.PresetCatalog;
 import sh.kaito.presets.sku.SkuTable;
 
 /**
- * Informers → work queue → worker threads → {@link WorkspaceReconciler}. Started when this process
- * becomes leader; closing it stops everything it started.
+ * Informers → work queue → worker threads ({@link ControllerLoop}) → {@link WorkspaceReconciler}.
+ * Started when this process becomes leader; closing it stops everything it started.
  */
-public final class WorkspaceController implements AutoCloseable {
+public final class WorkspaceController implements OperatorProcess.Controller {
   private static final Logger log = LoggerFactory.getLogger(WorkspaceController.class);
 
   private final ControllerOptions options;
@@ -43,9 +43,7 @@ public final class WorkspaceController implements AutoCloseable {
   private final WorkspaceReconciler reconciler;
   private final EventRecorder.Kubernetes events;
   private final TuningProgressPoller progress;
-  private final List<Thread> workers = new ArrayList<>();
-  private final Timer duration;
-  private final Counter errors;
+  private final ControllerLoop loop;
   private volatile boolean running;
 
   /** A controller that does not read tuning progress (tests, and runs outside a cluster). */
@@ -102,15 +100,21 @@ public final class WorkspaceController implements AutoCloseable {
             new TrainingConfigMaps(
                 (ns, name) -> client.configMaps().inNamespace(ns).withName(name).get(),
                 tuning.templateNamespace()));
-    this.duration =
-        Timer.builder("kaito.reconcile.duration")
-            .description("Workspace reconcile duration")
-            .publishPercentileHistogram()
-            .register(metrics);
-    this.errors =
-        Counter.builder("kaito.reconcile.errors")
-            .description("Workspace reconciles that failed unexpectedly")
-            .register(metrics);
+    this.loop =
+        new ControllerLoop(
+            new ControllerLoop.Options(
+                "workspace",
+                options.workers(),
+                Duration.ofMillis(100),
+                Duration.ofSeconds(5),
+                Duration.ofMinutes(5)),
+            queue,
+            key -> {
+              int slash = key.indexOf('/');
+              Result r = reconciler.reconcile(key.substring(0, slash), key.substring(slash + 1));
+              return r.requeue() ? Optional.of(r.requeueAfter()) : Optional.empty();
+            },
+            metrics);
     for (String state :
         List.of(
             WorkspaceState.PENDING,
@@ -139,64 +143,28 @@ public final class WorkspaceController implements AutoCloseable {
   }
 
   /** Starts informers, waits for their first list, then starts the workers. */
+  @Override
   public void start() throws Exception {
     running = true;
     view.start(120);
-    for (int i = 0; i < options.workers(); i++) {
-      Thread t = new Thread(this::work, "kaito-worker-" + i);
-      t.setDaemon(true);
-      t.start();
-      workers.add(t);
-    }
+    loop.start();
     log.info(
         "event=ControllerStarted workers={} provisioner={}",
         options.workers(),
         options.nodeProvisioner());
   }
 
+  @Override
   public boolean ready() {
     return running && view.hasSynced();
   }
 
-  private void work() {
-    while (running) {
-      String key;
-      try {
-        key = queue.take();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-      if (key == null) {
-        return;
-      }
-      int slash = key.indexOf('/');
-      Timer.Sample sample = Timer.start();
-      try {
-        Result r = reconciler.reconcile(key.substring(0, slash), key.substring(slash + 1));
-        if (r.requeue()) {
-          queue.addAfter(key, r.requeueAfter());
-        }
-      } catch (KubernetesClientException e) {
-        if (e.getCode() == 409) {
-          // A write raced another (our cache was behind): not an error, try again at once with
-          // the newer object the watch brings.
-          log.debug("event=ReconcileConflict workspace={}", key);
-          queue.addAfter(key, Duration.ofMillis(100));
-        } else {
-          errors.increment();
-          log.warn("event=ReconcileFailed workspace={} error=\"{}\"", key, e.toString());
-          queue.addAfter(key, Duration.ofSeconds(5));
-        }
-      } catch (RuntimeException e) {
-        errors.increment();
-        log.warn("event=ReconcileFailed workspace={} error=\"{}\"", key, e.toString());
-        queue.addAfter(key, Duration.ofSeconds(5));
-      } finally {
-        sample.stop(duration);
-        queue.done(key);
-      }
-    }
+  /** Liveness: every worker alive and every informer watching (nothing before start). */
+  @Override
+  public List<String> problems() {
+    List<String> problems = new ArrayList<>(loop.problems());
+    problems.addAll(view.liveness().problems());
+    return problems;
   }
 
   /** For tests and benchmarks: the cached workspace. */
@@ -207,10 +175,7 @@ public final class WorkspaceController implements AutoCloseable {
   @Override
   public void close() {
     running = false;
-    queue.close();
-    for (Thread t : workers) {
-      t.interrupt();
-    }
+    loop.close();
     progress.close();
     view.close();
     events.close();

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.Service;
@@ -35,7 +34,6 @@ import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import sh.kaito.api.v1beta1.Workspace;
-import sh.kaito.controller.TestWorkspaces;
 import sh.kaito.testsupport.ControlPlane;
 import sh.kaito.testsupport.FakeNodes;
 import sh.kaito.testsupport.TestNamespaces;
@@ -73,12 +71,10 @@ class ControllerBenchIT {
     Process controller =
         ControllerProcess.start(cp.kubeconfig(), log, "KAITO_NODE_PROVISIONER", "byo");
     try {
-      ControllerHarness.await(
-          "controller started",
-          java.time.Duration.ofSeconds(60),
-          () -> ControllerHarness.readQuietly(log),
-          t -> t.contains("event=ControllerStarted"));
+      ControllerHarness.awaitControllerStarted(log);
       long rssBefore = peakRssKib(controller.pid());
+      long heapBefore =
+          liveHeapBytes(controller.pid(), Path.of("target", "bench-controller-heap-start.txt"));
       double cpuBefore = cpuSeconds(controller.pid());
       Map<String, Double> planeBefore = controlPlaneCpu(cp);
 
@@ -86,6 +82,14 @@ class ControllerBenchIT {
           Phase.run(client, ns, n, label, ws -> {}, () -> peakRssKib(controller.pid()));
       double controllerCpu = cpuSeconds(controller.pid()) - cpuBefore;
       Map<String, Double> planeCpu = minus(controlPlaneCpu(cp), planeBefore);
+      // The live heap (a full GC first) with every workspace, its objects and its pod cached.
+      long heapAfter =
+          liveHeapBytes(controller.pid(), Path.of("target", "bench-controller-heap.txt"));
+      long rssAfter = currentRssKib(controller.pid());
+      if (System.getProperty("kaito.controller.jvmArgs", "").contains("NativeMemoryTracking")) {
+        // Where the resident memory outside the heap goes (metaspace, code, threads, GC, ...).
+        jcmd(controller.pid(), Path.of("target", "bench-controller-nmt.txt"), "VM.native_memory");
+      }
       // A status is written right after its StatefulSet: let the last ones land before copying.
       ControllerHarness.await(
           "every workspace has a status",
@@ -106,7 +110,9 @@ class ControllerBenchIT {
               Locale.ROOT,
               "workspaces=%d applied_s=%.1f all_workloads_s=%.1f workspaces_per_s=%.1f"
                   + " direct_writes_per_s=%.1f vs_direct=%.2f"
-                  + " controller_peak_rss_mib=%.0f rss_after_start_mib=%.0f"
+                  + " controller_peak_rss_mib=%.0f rss_after_start_mib=%.0f rss_at_end_mib=%.0f"
+                  + " live_heap_after_start_mib=%.1f live_heap_at_end_mib=%.1f"
+                  + " heap_bytes_per_workspace=%.0f"
                   + " controller_cpu_ms_per_workspace=%.0f"
                   + " apiserver_etcd_cpu_ms_per_workspace=%.0f(direct %.0f)"
                   + " kcm_scheduler_cpu_ms_per_workspace=%.0f workers=%s load=%s%n",
@@ -118,6 +124,10 @@ class ControllerBenchIT {
               withController.workspacesPerSecond() / directWrites.workspacesPerSecond(),
               withController.peakRssKib() / 1024.0,
               rssBefore / 1024.0,
+              rssAfter / 1024.0,
+              heapBefore / 1048576.0,
+              heapAfter / 1048576.0,
+              (heapAfter - heapBefore) / (double) n,
               controllerCpu * 1000 / n,
               sum(planeCpu, "kube-apiserver", "etcd") * 1000 / n,
               sum(directPlaneCpu, "kube-apiserver", "etcd") * 1000 / n,
@@ -199,8 +209,9 @@ class ControllerBenchIT {
       }
       long applied = System.nanoTime();
       pool.shutdown();
-      while (System.nanoTime() - start < TimeUnit.MINUTES.toNanos(10)
-          && !all.await(100, TimeUnit.MILLISECONDS)) {
+      // 10 minutes, and 200 ms more per workspace for the large runs (5,000: 27 minutes).
+      long limit = TimeUnit.MINUTES.toNanos(10) + TimeUnit.MILLISECONDS.toNanos(200L * n);
+      while (System.nanoTime() - start < limit && !all.await(100, TimeUnit.MILLISECONDS)) {
         peakRss = Math.max(peakRss, rss.getAsLong());
       }
       long done = System.nanoTime();
@@ -330,20 +341,9 @@ class ControllerBenchIT {
   }
 
   private static Workspace workspace(String ns, String name, String label) {
-    return TestWorkspaces.phi3Inference(
-        w -> {
-          w.getMetadata().setName(name);
-          w.getMetadata().setNamespace(ns);
-          w.getMetadata().setUid(null);
-          w.getMetadata().setGeneration(null);
-          // Bring-your-own nodes: no instance type, the shared labelled node.
-          w.setResource(
-              w.getResource()
-                  .withInstanceType(null)
-                  .withLabelSelector(
-                      new LabelSelectorBuilder().addToMatchLabels("apps", label).build()));
-          return w;
-        });
+    // Bring-your-own nodes: no instance type, the shared labelled node.
+    return ControllerHarness.phi3(
+        ns, name, label, w -> w.setResource(w.getResource().withInstanceType(null)));
   }
 
   /** CPU seconds so far of each control-plane process this test's control plane started. */
@@ -390,9 +390,18 @@ class ControllerBenchIT {
 
   /** VmHWM: the peak resident set of a process, in KiB (0 if unreadable). */
   static long peakRssKib(long pid) {
+    return procStatusKib(pid, "VmHWM:");
+  }
+
+  /** VmRSS: the resident set of a process now, in KiB (0 if unreadable). */
+  static long currentRssKib(long pid) {
+    return procStatusKib(pid, "VmRSS:");
+  }
+
+  private static long procStatusKib(long pid, String field) {
     try {
       for (String line : Files.readAllLines(Path.of("/proc", String.valueOf(pid), "status"))) {
-        if (line.startsWith("VmHWM:")) {
+        if (line.startsWith(field)) {
           return Long.parseLong(line.replaceAll("[^0-9]", ""));
         }
       }
@@ -400,5 +409,36 @@ class ControllerBenchIT {
       return 0;
     }
     return 0;
+  }
+
+  /**
+   * The live heap of a JVM in bytes: {@code jcmd PID GC.class_histogram} runs a full GC and counts
+   * what survives (its "Total" line). The histogram's top 400 classes are written to {@code save}.
+   */
+  static long liveHeapBytes(long pid, Path save) throws Exception {
+    String out = jcmd(pid, save, "GC.class_histogram");
+    for (String line : out.lines().toList()) {
+      if (line.startsWith("Total")) {
+        String[] f = line.trim().split("\\s+");
+        return Long.parseLong(f[f.length - 1]);
+      }
+    }
+    throw new IllegalStateException("no Total line in the heap histogram: " + out);
+  }
+
+  /**
+   * {@code jcmd PID COMMAND}: its output, whose first 400 lines are also written to {@code save}.
+   */
+  private static String jcmd(long pid, Path save, String command) throws Exception {
+    String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
+    Process p =
+        new ProcessBuilder(jcmd, String.valueOf(pid), command).redirectErrorStream(true).start();
+    String out =
+        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      throw new IllegalStateException("jcmd " + command + " failed: " + out);
+    }
+    Files.writeString(save, out.lines().limit(400).collect(Collectors.joining("\n", "", "\n")));
+    return out;
   }
 }

@@ -76,6 +76,16 @@ final class ControllerHarness {
         n -> n == 0);
   }
 
+  /** The NodeClaims labelled with the workspace's name and namespace. */
+  static List<NodeClaim> nodeClaims(KubernetesClient client, String ns, String name) {
+    return client
+        .resources(NodeClaim.class)
+        .withLabel(WorkspaceLabels.WORKSPACE_NAME, name)
+        .withLabel(WorkspaceLabels.WORKSPACE_NAMESPACE, ns)
+        .list()
+        .getItems();
+  }
+
   /** Waits until the workspace is InferenceReady and WorkspaceSucceeded. */
   static Workspace awaitInferenceReady(
       KubernetesClient client, String ns, String name, Duration timeout)
@@ -134,6 +144,45 @@ final class ControllerHarness {
       return Files.exists(file) ? Files.readString(file) : "";
     } catch (java.io.IOException e) {
       return "";
+    }
+  }
+
+  /**
+   * phi-3 inference workspace {@code ns/name} (no uid or generation, ready to create) whose nodes
+   * are those labelled {@code apps=<appsLabel>}; {@code more} changes it further.
+   */
+  static Workspace phi3(
+      String ns, String name, String appsLabel, java.util.function.Consumer<Workspace> more) {
+    return sh.kaito.controller.TestWorkspaces.phi3Inference(
+        w -> {
+          w.getMetadata().setName(name);
+          w.getMetadata().setNamespace(ns);
+          w.getMetadata().setUid(null);
+          w.getMetadata().setGeneration(null);
+          w.setResource(
+              w.getResource()
+                  .withLabelSelector(
+                      new io.fabric8.kubernetes.api.model.LabelSelectorBuilder()
+                          .addToMatchLabels("apps", appsLabel)
+                          .build()));
+          more.accept(w);
+          return w;
+        });
+  }
+
+  /** Waits until the operator process logging to {@code log} has started its controller. */
+  static void awaitControllerStarted(Path log) throws InterruptedException {
+    await(
+        "controller started (log " + log + ")",
+        Duration.ofSeconds(60),
+        () -> readQuietly(log),
+        t -> t.contains("event=ControllerStarted"));
+  }
+
+  /** A TCP port free right now on 127.0.0.1. */
+  static int freePort() throws java.io.IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      return s.getLocalPort();
     }
   }
 

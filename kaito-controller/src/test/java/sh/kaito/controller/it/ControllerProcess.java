@@ -34,10 +34,20 @@ final class ControllerProcess {
   }
 
   static Process start(Path kubeconfig, Path log, String... extraEnv) throws IOException {
+    return start(kubeconfig, log, List.of(), extraEnv);
+  }
+
+  /**
+   * @param jvmArgs JVM flags after the deployed ones (a later -Xmx wins), e.g. a starved heap or a
+   *     test hook's system property
+   */
+  static Process start(Path kubeconfig, Path log, List<String> jvmArgs, String... extraEnv)
+      throws IOException {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> command = new ArrayList<>();
     command.add(java);
     command.addAll(deployedJvmFlags());
+    command.addAll(jvmArgs);
     command.add("-Dorg.slf4j.simpleLogger.showDateTime=true");
     // Extra JVM flags for investigations (they come last, so they win), e.g.
     // -Dkaito.controller.jvmArgs=-XX:StartFlightRecording=filename=/tmp/c.jfr

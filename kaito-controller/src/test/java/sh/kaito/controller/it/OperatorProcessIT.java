@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static sh.kaito.controller.it.ControllerHarness.await;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,8 +29,8 @@ class OperatorProcessIT {
   void leaderElectionHealthAndMetrics(KubernetesClient client, ControlPlane cp) throws Exception {
     String ns = TestNamespaces.create(client, "operator");
     Path dir = Path.of("target").toAbsolutePath();
-    int[] a = {freePort(), freePort()};
-    int[] b = {freePort(), freePort()};
+    int[] a = {ControllerHarness.freePort(), ControllerHarness.freePort()};
+    int[] b = {ControllerHarness.freePort(), ControllerHarness.freePort()};
     Path logA = dir.resolve("operator-" + ns + "-a.log");
     Path logB = dir.resolve("operator-" + ns + "-b.log");
     Process pa = start(cp, ns, a, logA);
@@ -125,11 +124,5 @@ class OperatorProcessIT {
             HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
             HttpResponse.BodyHandlers.ofString())
         .body();
-  }
-
-  private static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 }

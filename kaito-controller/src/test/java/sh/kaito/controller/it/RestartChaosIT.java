@@ -26,7 +26,6 @@ import sh.kaito.api.karpenter.NodeClaim;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceConditions;
 import sh.kaito.api.v1beta1.WorkspaceLabels;
-import sh.kaito.controller.TestWorkspaces;
 import sh.kaito.testsupport.ControlPlane;
 import sh.kaito.testsupport.TestNamespaces;
 import sh.kaito.testsupport.WithControlPlane;
@@ -325,24 +324,16 @@ class RestartChaosIT {
       Map<String, Integer> sizes,
       Set<String> live) {
     Workspace ws =
-        TestWorkspaces.phi3Inference(
+        ControllerHarness.phi3(
+            ns,
+            name,
+            name,
             w -> {
-              w.getMetadata().setName(name);
-              w.getMetadata().setNamespace(ns);
-              w.getMetadata().setUid(null);
-              w.getMetadata().setGeneration(null);
-              w.setResource(
-                  w.getResource()
-                      .withLabelSelector(
-                          new io.fabric8.kubernetes.api.model.LabelSelectorBuilder()
-                              .addToMatchLabels("apps", name)
-                              .build()));
               if (nodes > 1) {
                 // transformers runtime: resource.count nodes (vLLM would use the estimator).
                 w.getMetadata().setAnnotations(Map.of("kaito.sh/runtime", "transformers"));
                 w.setResource(w.getResource().withCount(nodes));
               }
-              return w;
             });
     sizes.put(name, nodes);
     live.add(name);

@@ -85,4 +85,56 @@ class NodeClaimProvisionerTest {
     assertThat(NodeClaimProvisioner.isReady(claim("a", "Ready", "False", "NotReady", "")))
         .isFalse();
   }
+
+  static io.fabric8.kubernetes.api.model.Node existing(String name, String type, String... labels) {
+    var b =
+        new io.fabric8.kubernetes.api.model.NodeBuilder()
+            .withNewMetadata()
+            .withName(name)
+            .addToLabels("apps", "phi-3")
+            .addToLabels("node.kubernetes.io/instance-type", type)
+            .endMetadata()
+            .withNewStatus()
+            .addNewCondition()
+            .withType("Ready")
+            .withStatus("True")
+            .endCondition()
+            .endStatus();
+    for (int i = 0; i + 1 < labels.length; i += 2) {
+      b.editMetadata().addToLabels(labels[i], labels[i + 1]).endMetadata();
+    }
+    return b.build();
+  }
+
+  private static sh.kaito.api.v1beta1.Workspace workspace(List<String> preferred) {
+    return sh.kaito.controller.TestWorkspaces.phi3Inference(
+        w -> {
+          var r = w.getResource();
+          w.setResource(
+              new sh.kaito.api.v1beta1.ResourceSpec(
+                  r.count(), r.instanceType(), r.labelSelector(), preferred, r.partition()));
+          return w;
+        });
+  }
+
+  @Test
+  void existingNodesArePreferredOnesFirstThenOnesOfTheInstanceTypeNeverClaimedOrTakenOnes() {
+    var ws = workspace(List.of("byo-b"));
+    String type = ws.getResource().instanceType();
+    var nodes =
+        List.of(
+            existing("byo-a", type),
+            existing("byo-b", "Standard_ND96asr_v4"), // preferred: any size
+            existing("byo-c", "Standard_D4s_v5"), // neither preferred nor the size
+            existing("claimed", type, "karpenter.sh/nodepool", "kaito"),
+            existing("other-ws", type, "kaito.sh/workspace", "someone-else"));
+
+    assertThat(NodeClaimProvisioner.selectExisting(nodes, ws, 5))
+        .extracting(n -> n.getMetadata().getName())
+        .containsExactly("byo-b", "byo-a");
+    assertThat(NodeClaimProvisioner.selectExisting(nodes, ws, 1))
+        .extracting(n -> n.getMetadata().getName())
+        .containsExactly("byo-b");
+    assertThat(NodeClaimProvisioner.selectExisting(List.of(node(false, null)), ws, 1)).isEmpty();
+  }
 }

@@ -1,13 +1,17 @@
 package sh.kaito.provisioner.azure;
 
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.azure.resourcemanager.containerservice.fluent.models.AgentPoolInner;
+import com.azure.resourcemanager.containerservice.models.AgentPoolType;
+import com.azure.resourcemanager.containerservice.models.OSSku;
+import com.azure.resourcemanager.containerservice.models.OSType;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Taint;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 import sh.kaito.api.karpenter.KarpenterConditions;
@@ -30,12 +34,13 @@ public final class AgentPools {
       DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH-mm-ss'Z'").withZone(ZoneOffset.UTC);
 
   /**
-   * The {@code PUT} body.
+   * The {@code PUT} body, as the SDK's model ({@code properties.*} of the REST API's {@code
+   * AgentPool}).
    *
    * @throws LaunchException {@code InvalidAgentPoolName}, {@code InstanceTypeMissing}, {@code
    *     InvalidStorageRequest} with upstream's messages
    */
-  public static ObjectNode agentPool(NodeClaim claim) throws LaunchException {
+  public static AgentPoolInner agentPool(NodeClaim claim) throws LaunchException {
     String name = claim.getMetadata().getName();
     if (name == null || !NAME.matcher(name).matches()) {
       throw LaunchException.permanent(
@@ -57,31 +62,27 @@ public final class AgentPools {
           "InvalidStorageRequest",
           "storage request of nodeclaim(" + name + ") should be more than 0");
     }
-    JsonNodeFactory f = JsonNodeFactory.instance;
-    ObjectNode props = f.objectNode();
-    props.put("type", "VirtualMachineScaleSets");
-    props.put("vmSize", vmSize);
-    props.put("osType", "Linux");
-    props.put("osSKU", osSku(claim));
-    props.put("count", 1);
-    props.put("osDiskSizeGB", diskGb);
-    var taints = props.putArray("nodeTaints");
+    List<String> taints = new ArrayList<>();
     for (Taint t : claim.getSpec().getTaints()) {
       taints.add(
           t.getKey() + "=" + (t.getValue() == null ? "" : t.getValue()) + ":" + t.getEffect());
     }
-    ObjectNode labels = props.putObject("nodeLabels");
-    nodeLabels(claim, vmSize).forEach(labels::put);
-    ObjectNode pool = f.objectNode();
-    pool.set("properties", props);
-    return pool;
+    return new AgentPoolInner()
+        .withTypePropertiesType(AgentPoolType.VIRTUAL_MACHINE_SCALE_SETS)
+        .withVmSize(vmSize)
+        .withOsType(OSType.LINUX)
+        .withOsSku(osSku(claim))
+        .withCount(1)
+        .withOsDiskSizeGB((int) Math.min(Integer.MAX_VALUE, diskGb))
+        .withNodeTaints(taints)
+        .withNodeLabels(nodeLabels(claim, vmSize));
   }
 
-  static String osSku(NodeClaim claim) {
+  static OSSku osSku(NodeClaim claim) {
     Map<String, String> a = claim.getMetadata().getAnnotations();
     return a != null && "azurelinux".equalsIgnoreCase(a.get(IMAGE_FAMILY_ANNOTATION))
-        ? "AzureLinux"
-        : "Ubuntu";
+        ? OSSku.AZURE_LINUX
+        : OSSku.UBUNTU;
   }
 
   static Map<String, String> nodeLabels(NodeClaim claim, String vmSize) {

@@ -1,25 +1,27 @@
 package sh.kaito.provisioner.azure;
 
-import com.fasterxml.jackson.core.type.TypeReference;
+import com.azure.core.exception.HttpResponseException;
+import com.azure.core.management.exception.ManagementError;
+import com.azure.core.management.exception.ManagementException;
+import com.azure.core.management.polling.PollResult;
+import com.azure.core.util.polling.LongRunningOperationStatus;
+import com.azure.core.util.polling.PollResponse;
+import com.azure.core.util.polling.SyncPoller;
+import com.azure.resourcemanager.containerservice.fluent.AgentPoolsClient;
+import com.azure.resourcemanager.containerservice.fluent.models.AgentPoolInner;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
-import java.util.function.Supplier;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.karpenter.NodeClaim;
@@ -28,49 +30,48 @@ import sh.kaito.provisioner.cloud.Instance;
 import sh.kaito.provisioner.cloud.LaunchException;
 
 /**
- * One NodeClaim → one AKS agent pool of one VM, through the AKS Agent Pools REST API ({@code
- * PUT/GET/DELETE .../managedClusters/{cluster}/agentPools/{name}?api-version=...}), following
- * gpu-provisioner's behaviour (contract §6.1–6.3).
+ * One NodeClaim → one AKS agent pool of one VM, through the Azure SDK's agent pools client,
+ * following gpu-provisioner (contract §6.1–6.3).
  *
- * <p><b>Tested only against a local fake server written from the documented API</b> ({@code
- * AzureAgentPoolCloudProviderTest}); it has never talked to Azure. Authentication is a bearer token
- * supplier; workload identity (token exchange) is not implemented. Not wired into {@code
- * ProvisionerMain} yet.
+ * <p><b>Tested against local fakes of the documented REST APIs</b> (ARM's agent pools and
+ * long-running operations, Entra ID's token endpoint; {@code AzureAgentPoolCloudProviderTest}), not
+ * against Azure.
  *
- * <p>Unlike upstream it never blocks: {@link #create} sends the PUT once and then reports "pending"
- * ({@code Launched=Unknown}) until the pool's {@code provisioningState} is {@code Succeeded} and
- * its Node (labels {@code agentpool} and {@code kubernetes.azure.com/agentpool} = the pool name,
- * with a {@code providerID}) has joined; the controller asks again every few seconds.
+ * <p>Unlike upstream it never blocks on a long-running operation: {@link #create} sends the PUT
+ * once and keeps the SDK's poller; each later call polls the operation once ({@code
+ * Azure-AsyncOperation}) and answers "pending" ({@code Launched=Unknown}) until it succeeded and
+ * the pool's Node (labels {@code agentpool} and {@code kubernetes.azure.com/agentpool} = the pool
+ * name, with a {@code providerID}) has joined. A failed operation's ARM error code and message
+ * become the launch failure's reason and message, verbatim. The controller calls again on its own
+ * schedule. Pollers live in memory: after a restart the pool's {@code provisioningState} is read
+ * instead. HTTP-level throttling (429) and server errors (5xx) are retried by the SDK's pipeline,
+ * honouring {@code Retry-After}.
  */
 public final class AzureAgentPoolCloudProvider implements CloudProvider {
   private static final Logger log = LoggerFactory.getLogger(AzureAgentPoolCloudProvider.class);
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /**
-   * @param endpoint ARM, {@code https://management.azure.com} in Azure's public cloud
-   * @param apiVersion e.g. {@code 2024-09-01}
-   */
-  public record Config(
-      URI endpoint,
-      String subscriptionId,
-      String resourceGroup,
-      String clusterName,
-      String apiVersion) {}
+  /** What a Kubernetes condition accepts as a reason; ARM's codes normally are. */
+  private static final Pattern REASON = Pattern.compile("^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$");
 
-  private final Config config;
-  private final Supplier<String> token;
+  private final AgentPoolsClient pools;
+  private final String resourceGroup;
+  private final String cluster;
   private final Function<String, Optional<Node>> nodeOfPool;
-  private final HttpClient http =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+  private final Map<String, SyncPoller<PollResult<AgentPoolInner>, AgentPoolInner>> creating =
+      new ConcurrentHashMap<>();
 
   /**
-   * @param token a bearer token for ARM, asked for on every request
    * @param nodeOfPool the Node of an agent pool by pool name, once it has joined
    */
   public AzureAgentPoolCloudProvider(
-      Config config, Supplier<String> token, Function<String, Optional<Node>> nodeOfPool) {
-    this.config = config;
-    this.token = token;
+      AgentPoolsClient pools,
+      String resourceGroup,
+      String cluster,
+      Function<String, Optional<Node>> nodeOfPool) {
+    this.pools = pools;
+    this.resourceGroup = resourceGroup;
+    this.cluster = cluster;
     this.nodeOfPool = nodeOfPool;
   }
 
@@ -98,33 +99,41 @@ public final class AzureAgentPoolCloudProvider implements CloudProvider {
 
   @Override
   public Instance create(NodeClaim claim) throws LaunchException {
+    try {
+      return createOrFollow(claim);
+    } catch (ManagementException e) {
+      int status = e.getResponse() == null ? 0 : e.getResponse().getStatusCode();
+      if (status == 401 || status == 403) {
+        // The provisioner's identity lacks a role: fixable without touching the claim, so the
+        // user reads it on the claim and it is retried with backoff.
+        ArmError err = ArmError.of(e);
+        throw LaunchException.retryable(reason(err.code()), err.message());
+      }
+      throw e; // 429 or 5xx after the pipeline's retries: transient.
+    }
+  }
+
+  private Instance createOrFollow(NodeClaim claim) throws LaunchException {
     String name = claim.getMetadata().getName();
-    var body = AgentPools.agentPool(claim);
-    Optional<JsonNode> existing = getPool(name);
+    AgentPoolInner body = AgentPools.agentPool(claim);
+    SyncPoller<PollResult<AgentPoolInner>, AgentPoolInner> operation = creating.get(name);
+    if (operation != null) {
+      followOperation(name, operation);
+    }
+    Optional<AgentPoolInner> existing = getPool(name);
     if (existing.isEmpty()) {
-      HttpResponse<String> r = send("PUT", poolUri(name), body.toString());
-      if (r.statusCode() == 400) {
-        Error e = error(r);
-        throw LaunchException.permanent("AgentPoolRefused", e.code() + ": " + e.message());
-      }
-      if (r.statusCode() == 409) {
-        // "another operation is in progress": upstream treats it as success after a restart.
-        throw LaunchException.pending("AgentPoolCreating", error(r).message());
-      }
-      expect(r, 200, 201);
-      log.info(
-          "event=AgentPoolCreating nodeclaim={} pool={} vmSize={}",
-          name,
-          name,
-          body.path("properties").path("vmSize").asText());
+      startCreate(name, body);
       throw LaunchException.pending(
           "AgentPoolCreating", "agent pool " + name + " is being created");
     }
-    JsonNode pool = existing.get();
+    AgentPoolInner pool = existing.get();
     String state = state(pool);
     if ("Failed".equalsIgnoreCase(state)) {
       throw LaunchException.permanent(
-          "AgentPoolFailed", "agent pool " + name + " is in provisioningState Failed");
+          "AgentPoolFailed",
+          "agent pool "
+              + name
+              + " is in provisioningState Failed; delete the NodeClaim (Kaito creates a new one)");
     }
     if (!"Succeeded".equalsIgnoreCase(state)) {
       throw LaunchException.pending(
@@ -138,6 +147,55 @@ public final class AzureAgentPoolCloudProvider implements CloudProvider {
     return instance(name, pool, node.get());
   }
 
+  /** One poll of the create operation; returns when it succeeded, throws while it is not done. */
+  private void followOperation(
+      String name, SyncPoller<PollResult<AgentPoolInner>, AgentPoolInner> operation)
+      throws LaunchException {
+    PollResponse<PollResult<AgentPoolInner>> r = operation.poll();
+    LongRunningOperationStatus status = r.getStatus();
+    if (!status.isComplete()) {
+      throw LaunchException.pending(
+          "AgentPoolCreating", "agent pool " + name + " is being created (" + status + ")");
+    }
+    creating.remove(name);
+    if (status == LongRunningOperationStatus.SUCCESSFULLY_COMPLETED) {
+      log.info("event=AgentPoolCreated nodeclaim={} pool={}", name, name);
+      return;
+    }
+    PollResult.Error error = r.getValue() == null ? null : r.getValue().getError();
+    ArmError e =
+        error == null
+            ? new ArmError("AgentPoolFailed", "creating agent pool " + name + " " + status)
+            : ArmError.of(error.getResponseBody(), error.getMessage());
+    log.warn(
+        "event=AgentPoolCreateFailed nodeclaim={} pool={} code={} message=\"{}\"",
+        name,
+        name,
+        e.code(),
+        e.message());
+    throw LaunchException.permanent(reason(e.code()), e.message());
+  }
+
+  private void startCreate(String name, AgentPoolInner body) throws LaunchException {
+    try {
+      creating.put(name, pools.beginCreateOrUpdate(resourceGroup, cluster, name, body));
+    } catch (ManagementException e) {
+      int status = e.getResponse() == null ? 0 : e.getResponse().getStatusCode();
+      ArmError err = ArmError.of(e);
+      if (status == 409) {
+        // "another operation is in progress" (a restart mid-create): upstream treats it as
+        // success; the pool's provisioningState tells the rest.
+        throw LaunchException.pending("AgentPoolCreating", err.message());
+      }
+      if (status == 400 || status == 404) {
+        // The request cannot succeed as it is: quota, an unavailable size, a bad parameter.
+        throw LaunchException.permanent(reason(err.code()), err.message());
+      }
+      throw e;
+    }
+    log.info("event=AgentPoolCreating nodeclaim={} pool={} vmSize={}", name, name, body.vmSize());
+  }
+
   @Override
   public Optional<Instance> get(NodeClaim claim) {
     String name = claim.getMetadata().getName();
@@ -147,13 +205,18 @@ public final class AzureAgentPoolCloudProvider implements CloudProvider {
   @Override
   public void delete(NodeClaim claim) {
     String name = claim.getMetadata().getName();
-    Optional<JsonNode> pool = getPool(name);
+    creating.remove(name);
+    Optional<AgentPoolInner> pool = getPool(name);
     if (pool.isEmpty() || "Deleting".equalsIgnoreCase(state(pool.get()))) {
       return;
     }
-    HttpResponse<String> r = send("DELETE", poolUri(name), null);
-    if (r.statusCode() != 404) {
-      expect(r, 200, 202, 204);
+    try {
+      // Sends the DELETE; its operation is observed through get(), not waited for.
+      pools.beginDelete(resourceGroup, cluster, name);
+    } catch (ManagementException e) {
+      if (e.getResponse() == null || e.getResponse().getStatusCode() != 404) {
+        throw e;
+      }
     }
     log.info("event=AgentPoolDeleting nodeclaim={} pool={}", name, name);
   }
@@ -161,144 +224,71 @@ public final class AzureAgentPoolCloudProvider implements CloudProvider {
   @Override
   public List<Instance> list() {
     List<Instance> out = new ArrayList<>();
-    URI uri = poolsUri();
-    while (uri != null) {
-      HttpResponse<String> r = send("GET", uri, null);
-      expect(r, 200);
-      JsonNode page = parse(r.body());
-      for (JsonNode pool : page.path("value")) {
-        Map<String, String> labels = labels(pool);
-        if (AgentPools.ownedByKaito(labels)) {
-          String name = pool.path("name").asText();
-          out.add(instance(name, pool, nodeOfPool.apply(name).orElse(null)));
-        }
+    for (AgentPoolInner pool : pools.list(resourceGroup, cluster)) {
+      if (AgentPools.ownedByKaito(pool.nodeLabels())) {
+        String name = pool.name();
+        out.add(instance(name, pool, nodeOfPool.apply(name).orElse(null)));
       }
-      String next = page.path("nextLink").asText(null);
-      uri = next == null || next.isEmpty() ? null : URI.create(next);
     }
     return out;
   }
 
-  private Instance instance(String name, JsonNode pool, Node node) {
-    Map<String, String> labels = labels(pool);
+  private Instance instance(String name, AgentPoolInner pool, Node node) {
     return new Instance(
         name,
         node == null ? null : node.getSpec().getProviderID(),
         node == null ? null : node.getMetadata().getName(),
-        pool.path("properties").path("vmSize").asText(null),
+        pool.vmSize(),
         node == null || node.getStatus() == null || node.getStatus().getCapacity() == null
             ? Map.of()
             : node.getStatus().getCapacity(),
         node == null || node.getStatus() == null || node.getStatus().getAllocatable() == null
             ? Map.of()
             : node.getStatus().getAllocatable(),
-        AgentPools.creationTime(labels),
-        state(pool).toLowerCase(java.util.Locale.ROOT).contains("deleting"));
+        AgentPools.creationTime(pool.nodeLabels()),
+        state(pool).toLowerCase(Locale.ROOT).contains("deleting"));
   }
 
-  private Optional<JsonNode> getPool(String name) {
-    HttpResponse<String> r = send("GET", poolUri(name), null);
-    if (r.statusCode() == 404) {
-      return Optional.empty();
-    }
-    expect(r, 200);
-    return Optional.of(parse(r.body()));
-  }
-
-  private static String state(JsonNode pool) {
-    return pool.path("properties").path("provisioningState").asText("");
-  }
-
-  private static Map<String, String> labels(JsonNode pool) {
-    JsonNode l = pool.path("properties").path("nodeLabels");
-    return l.isObject()
-        ? JSON.convertValue(l, new TypeReference<Map<String, String>>() {})
-        : Map.of();
-  }
-
-  private URI poolsUri() {
-    return URI.create(
-        config.endpoint().toString().replaceAll("/$", "")
-            + "/subscriptions/"
-            + enc(config.subscriptionId())
-            + "/resourceGroups/"
-            + enc(config.resourceGroup())
-            + "/providers/Microsoft.ContainerService/managedClusters/"
-            + enc(config.clusterName())
-            + "/agentPools?api-version="
-            + enc(config.apiVersion()));
-  }
-
-  private URI poolUri(String name) {
-    String s = poolsUri().toString();
-    int q = s.indexOf('?');
-    return URI.create(s.substring(0, q) + "/" + enc(name) + s.substring(q));
-  }
-
-  private static String enc(String s) {
-    return URLEncoder.encode(s, StandardCharsets.UTF_8);
-  }
-
-  private HttpResponse<String> send(String method, URI uri, String body) {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(uri)
-            .timeout(Duration.ofSeconds(30))
-            .header("Authorization", "Bearer " + token.get())
-            .header("Accept", "application/json");
-    if (body != null) {
-      b.header("Content-Type", "application/json");
-    }
-    b.method(
-        method,
-        body == null
-            ? HttpRequest.BodyPublishers.noBody()
-            : HttpRequest.BodyPublishers.ofString(body));
+  private Optional<AgentPoolInner> getPool(String name) {
     try {
-      return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    } catch (IOException e) {
-      throw new UncheckedIOException(method + " " + uri.getPath() + " failed", e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
-  }
-
-  /** Anything else (429, 5xx, an unexpected code) is transient for the controller: retried. */
-  private static void expect(HttpResponse<String> r, int... ok) {
-    for (int code : ok) {
-      if (r.statusCode() == code) {
-        return;
+      return Optional.of(pools.get(resourceGroup, cluster, name));
+    } catch (ManagementException e) {
+      if (e.getResponse() != null && e.getResponse().getStatusCode() == 404) {
+        return Optional.empty();
       }
-    }
-    Error e = error(r);
-    throw new IllegalStateException(
-        "ARM "
-            + r.request().method()
-            + " returned "
-            + r.statusCode()
-            + " "
-            + e.code()
-            + ": "
-            + e.message());
-  }
-
-  record Error(String code, String message) {}
-
-  /** ARM's error shape: {@code {"error": {"code": "...", "message": "..."}}}. */
-  static Error error(HttpResponse<String> r) {
-    try {
-      JsonNode e = JSON.readTree(r.body()).path("error");
-      return new Error(e.path("code").asText("Unknown"), e.path("message").asText(""));
-    } catch (IOException | RuntimeException ex) {
-      return new Error("Unknown", r.body() == null ? "" : r.body());
+      throw e;
     }
   }
 
-  private static JsonNode parse(String body) {
-    try {
-      return JSON.readTree(body);
-    } catch (IOException e) {
-      throw new UncheckedIOException("ARM sent invalid JSON", e);
+  private static String state(AgentPoolInner pool) {
+    return pool.provisioningState() == null ? "" : pool.provisioningState();
+  }
+
+  private static String reason(String armCode) {
+    return armCode != null && REASON.matcher(armCode).matches() ? armCode : "AgentPoolFailed";
+  }
+
+  /** ARM's error: {@code {"error": {"code": "...", "message": "..."}}}. */
+  record ArmError(String code, String message) {
+    static ArmError of(HttpResponseException e) {
+      if (e instanceof ManagementException m && m.getValue() != null) {
+        ManagementError v = m.getValue();
+        return new ArmError(v.getCode(), v.getMessage());
+      }
+      return new ArmError("Unknown", e.getMessage());
+    }
+
+    /** From an operation's body ({@code {"status": "Failed", "error": {...}}}) or ARM's error. */
+    static ArmError of(String body, String fallback) {
+      try {
+        JsonNode e = JSON.readTree(body == null ? "" : body).path("error");
+        if (e.hasNonNull("code") || e.hasNonNull("message")) {
+          return new ArmError(e.path("code").asText("Unknown"), e.path("message").asText(""));
+        }
+      } catch (IOException | RuntimeException ex) {
+        // Not JSON: fall through to the SDK's description.
+      }
+      return new ArmError("AgentPoolFailed", fallback);
     }
   }
 }

@@ -40,6 +40,11 @@ public final class LaunchException extends Exception {
     return new LaunchException(reason, message, false);
   }
 
+  /** A failure that may go away without touching the claim (quota raised, a role granted). */
+  public static LaunchException retryable(String reason, String message) {
+    return new LaunchException(reason, message, true);
+  }
+
   public String reason() {
     return reason;
   }

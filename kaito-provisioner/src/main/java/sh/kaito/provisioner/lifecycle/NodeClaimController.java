@@ -1,17 +1,19 @@
 package sh.kaito.provisioner.lifecycle;
 
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -19,18 +21,23 @@ import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.api.karpenter.NodeClaim;
+import sh.kaito.operator.ControllerLoop;
+import sh.kaito.operator.EventHandlers;
+import sh.kaito.operator.Health;
+import sh.kaito.operator.LeanStore;
+import sh.kaito.operator.OperatorProcess;
 import sh.kaito.operator.WorkQueue;
 import sh.kaito.provisioner.cloud.CloudProvider;
 import sh.kaito.provisioner.cloud.FakeGpuNodes;
 import sh.kaito.provisioner.cloud.Instance;
 
 /**
- * Informers (NodeClaims, Nodes) → work queue keyed by claim name → workers running {@link
- * NodeClaimReconciler}, plus the instance garbage collector (gpu-provisioner's {@code
- * instance/garbagecollection}: a machine whose claim is gone, older than a grace period, is
+ * Informers (NodeClaims, Nodes) → work queue keyed by claim name → workers ({@link ControllerLoop})
+ * running {@link NodeClaimReconciler}, plus the instance garbage collector (gpu-provisioner's
+ * {@code instance/garbagecollection}: a machine whose claim is gone, older than a grace period, is
  * deleted). Closing it stops everything it started.
  */
-public final class NodeClaimController implements AutoCloseable {
+public final class NodeClaimController implements OperatorProcess.Controller {
   private static final Logger log = LoggerFactory.getLogger(NodeClaimController.class);
 
   /**
@@ -39,7 +46,11 @@ public final class NodeClaimController implements AutoCloseable {
    * @param gcGrace machines younger than this are left alone (upstream: 30 s), since their claim
    *     may not have reached the cache yet
    */
-  public record Options(int workers, Duration gcInterval, Duration gcGrace) {
+  public record Options(int workers, Duration gcInterval, Duration gcGrace, Timings timings) {
+    public Options(int workers, Duration gcInterval, Duration gcGrace) {
+      this(workers, gcInterval, gcGrace, Timings.defaults());
+    }
+
     public static Options defaults() {
       return new Options(2, Duration.ofMinutes(2), Duration.ofSeconds(30));
     }
@@ -52,7 +63,8 @@ public final class NodeClaimController implements AutoCloseable {
   private final SharedIndexInformer<Node> nodes;
   private final WorkQueue queue = new WorkQueue();
   private final NodeClaimReconciler reconciler;
-  private final List<Thread> workers = new ArrayList<>();
+  private final ClaimEvents events;
+  private final ControllerLoop loop;
   private final ScheduledExecutorService gc =
       Executors.newSingleThreadScheduledExecutor(
           r -> {
@@ -65,14 +77,64 @@ public final class NodeClaimController implements AutoCloseable {
 
   public NodeClaimController(
       KubernetesClient client, CloudProvider provider, Options options, Clock clock) {
+    this(client, provider, options, clock, new SimpleMeterRegistry());
+  }
+
+  public NodeClaimController(
+      KubernetesClient client,
+      CloudProvider provider,
+      Options options,
+      Clock clock,
+      MeterRegistry metrics) {
+    // The claims and nodes as the reconciler reads them (LeanStore: no managedFields).
+    this.claims =
+        LeanStore.lean(
+            client.resources(NodeClaim.class).runnableInformer(0),
+            LeanStore.withoutManagedFields());
+    this.nodes =
+        LeanStore.lean(
+            client.nodes().runnableInformer(0),
+            LeanStore.trimming(n -> LeanStore.dropLastApplied(n)));
     this.provider = provider;
     this.options = options;
     this.clock = clock;
-    this.claims = client.resources(NodeClaim.class).runnableInformer(0);
-    this.nodes = client.nodes().runnableInformer(0);
-    claims.addEventHandler(handler(c -> c.getMetadata().getName()));
-    nodes.addEventHandler(handler(NodeClaimController::claimOf));
-    this.reconciler = new NodeClaimReconciler(client, provider, this::claim, this::node, clock);
+    claims.addEventHandler(EventHandlers.enqueue(c -> c.getMetadata().getName(), queue::add));
+    nodes.addEventHandler(EventHandlers.enqueue(NodeClaimController::claimOf, queue::add));
+    this.events = new ClaimEvents(client);
+    this.reconciler =
+        new NodeClaimReconciler(
+            client,
+            provider,
+            this::claim,
+            this::node,
+            clock,
+            options.timings(),
+            events,
+            // The loop's errors meter (same name and tags: the same counter), since the loop
+            // never sees the reconciler's exceptions.
+            Counter.builder("kaito.reconcile.errors")
+                    .description("Reconciles that failed unexpectedly")
+                    .tag("controller", "nodeclaim")
+                    .register(metrics)
+                ::increment);
+    // One backoff: the reconciler's per-claim one (Timings), since it also covers launches the
+    // cloud says to retry, which are no exception. The reconciler lets no RuntimeException out,
+    // so the loop's own error backoff (given the same numbers) only ever sees what escapes it.
+    this.loop =
+        new ControllerLoop(
+            new ControllerLoop.Options(
+                "nodeclaim",
+                options.workers(),
+                Duration.ofMillis(100),
+                options.timings().backoffBase(),
+                options.timings().backoffMax()),
+            queue,
+            key -> {
+              Result r = reconciler.reconcile(key);
+              reconciled.accept(key);
+              return r.requeue() ? Optional.of(r.requeueAfter()) : Optional.empty();
+            },
+            metrics);
   }
 
   /**
@@ -93,39 +155,17 @@ public final class NodeClaimController implements AutoCloseable {
     return labels == null ? null : labels.get("kubernetes.azure.com/agentpool");
   }
 
-  private <T extends HasMetadata> ResourceEventHandler<T> handler(
-      java.util.function.Function<T, String> key) {
-    return new ResourceEventHandler<>() {
-      @Override
-      public void onAdd(T obj) {
-        emit(obj);
-      }
-
-      @Override
-      public void onUpdate(T oldObj, T newObj) {
-        emit(newObj);
-      }
-
-      @Override
-      public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-        emit(obj);
-      }
-
-      private void emit(T obj) {
-        String k = key.apply(obj);
-        if (k != null && !k.isEmpty()) {
-          queue.add(k);
-        }
-      }
-    };
-  }
-
   NodeClaim claim(String name) {
     return claims.getStore().getByKey(name);
   }
 
   Node node(String name) {
     return nodes.getStore().getByKey(name);
+  }
+
+  @Override
+  public void start() throws Exception {
+    start(120);
   }
 
   /** Starts the informers, waits for their first list, then the workers and the collector. */
@@ -135,12 +175,7 @@ public final class NodeClaimController implements AutoCloseable {
     nodes.start();
     claims.start().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
     nodes.start().toCompletableFuture().get(timeoutSeconds, TimeUnit.SECONDS);
-    for (int i = 0; i < options.workers(); i++) {
-      Thread t = new Thread(this::work, "provisioner-worker-" + i);
-      t.setDaemon(true);
-      t.start();
-      workers.add(t);
-    }
+    loop.start();
     long gcMillis = options.gcInterval().toMillis();
     gc.scheduleWithFixedDelay(this::collectGarbage, gcMillis, gcMillis, TimeUnit.MILLISECONDS);
     log.info(
@@ -159,36 +194,17 @@ public final class NodeClaimController implements AutoCloseable {
     this.reconciled = listener;
   }
 
+  @Override
   public boolean ready() {
     return running && claims.hasSynced() && nodes.hasSynced();
   }
 
-  private void work() {
-    while (running) {
-      String key;
-      try {
-        key = queue.take();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-      if (key == null) {
-        return;
-      }
-      try {
-        Result r = reconciler.reconcile(key);
-        if (r.requeue()) {
-          queue.addAfter(key, r.requeueAfter());
-        }
-        reconciled.accept(key);
-      } catch (RuntimeException e) {
-        // A conflict or an API hiccup: the next event or this retry brings the claim back.
-        log.warn("event=ReconcileFailed nodeclaim={} error=\"{}\"", key, e.toString());
-        queue.addAfter(key, Duration.ofSeconds(2));
-      } finally {
-        queue.done(key);
-      }
-    }
+  /** Liveness: every worker alive and both informers watching (nothing before start). */
+  @Override
+  public List<String> problems() {
+    List<String> problems = new ArrayList<>(loop.problems());
+    problems.addAll(Health.informers(Map.of("nodeclaims", claims, "nodes", nodes)).problems());
+    return problems;
   }
 
   /** Deletes machines whose claim is gone; public for tests that cannot wait for the timer. */
@@ -220,13 +236,11 @@ public final class NodeClaimController implements AutoCloseable {
   @Override
   public void close() {
     running = false;
-    queue.close();
+    loop.close();
     gc.shutdownNow();
-    for (Thread t : workers) {
-      t.interrupt();
-    }
     claims.close();
     nodes.close();
+    events.close();
     log.info("event=ProvisionerStopped");
   }
 }

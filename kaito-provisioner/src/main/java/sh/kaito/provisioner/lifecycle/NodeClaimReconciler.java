@@ -5,11 +5,13 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,36 +47,48 @@ final class NodeClaimReconciler {
 
   static final String CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type";
 
-  /** How often to retry a launch the provider says may succeed later (capacity, quota). */
-  static final Duration RETRY_LAUNCH = Duration.ofSeconds(30);
-
-  /** How often to look again while the cloud is still making a machine. */
-  static final Duration POLL_LAUNCH = Duration.ofSeconds(10);
-
-  /** How often to look again while a machine is being deleted (the cloud sends no event). */
-  static final Duration POLL_DELETE = Duration.ofSeconds(2);
+  /** The lifecycle conditions whose flips are announced as Events, in order. */
+  private static final List<String> ANNOUNCED =
+      List.of(
+          KarpenterConditions.LAUNCHED,
+          KarpenterConditions.REGISTERED,
+          KarpenterConditions.INITIALIZED,
+          KarpenterConditions.READY);
 
   private final KubernetesClient client;
   private final CloudProvider provider;
   private final Function<String, NodeClaim> claims;
   private final Function<String, Node> nodes;
   private final Clock clock;
+  private final Timings timings;
+  private final ClaimEvents events;
+  private final Runnable onError;
+
+  /** Consecutive errors per claim, for the backoff; a pass without one forgets the claim. */
+  private final Map<String, Integer> failures = new ConcurrentHashMap<>();
 
   /**
    * @param claims cached NodeClaim by name (null when absent)
    * @param nodes cached Node by name (null when absent)
+   * @param onError called for each pass that failed with an exception (the errors meter)
    */
   NodeClaimReconciler(
       KubernetesClient client,
       CloudProvider provider,
       Function<String, NodeClaim> claims,
       Function<String, Node> nodes,
-      Clock clock) {
+      Clock clock,
+      Timings timings,
+      ClaimEvents events,
+      Runnable onError) {
     this.client = client;
     this.provider = provider;
     this.claims = claims;
     this.nodes = nodes;
     this.clock = clock;
+    this.timings = timings;
+    this.events = events;
+    this.onError = onError;
   }
 
   /** The node class gpu-provisioner serves; claims for other classes belong to others. */
@@ -83,7 +97,36 @@ final class NodeClaimReconciler {
     return ref != null && "kaito.sh".equals(ref.group()) && "KaitoNodeClass".equals(ref.kind());
   }
 
+  /**
+   * One pass. Errors (the API server, the cloud) and launches the provider says may succeed later
+   * are retried with this claim's own exponential backoff; a pass without either resets it.
+   */
   Result reconcile(String name) {
+    Result r;
+    try {
+      r = pass(name);
+    } catch (RuntimeException e) {
+      onError.run();
+      Duration delay = failed(name);
+      log.warn(
+          "event=ReconcileFailed nodeclaim={} retryIn={} error=\"{}\"", name, delay, e.toString());
+      return Result.after(delay);
+    }
+    if (r != RETRY) {
+      failures.remove(name);
+      return r;
+    }
+    return Result.after(failed(name));
+  }
+
+  /** Marks a pass whose only outcome is "try again later, backing off". */
+  private static final Result RETRY = Result.after(Duration.ZERO);
+
+  private Duration failed(String name) {
+    return timings.backoff(failures.merge(name, 1, Integer::sum));
+  }
+
+  private Result pass(String name) {
     NodeClaim claim = claims.apply(name);
     if (claim == null || !served(claim)) {
       return Result.DONE;
@@ -109,9 +152,52 @@ final class NodeClaimReconciler {
     if (launch instanceof Launch.Launched) {
       ensureLabels(claim);
     }
-    if (launch instanceof Launch.Failed f && f.retryable()) {
-      return Result.after(f.pending() ? POLL_LAUNCH : RETRY_LAUNCH);
+    Optional<Duration> ttlLeft = registrationTimeLeft(claim, launch, node);
+    if (ttlLeft.isPresent() && (ttlLeft.get().isNegative() || ttlLeft.get().isZero())) {
+      return registrationExpired(claim);
     }
+    if (launch instanceof Launch.Failed f && f.retryable()) {
+      return f.pending() ? Result.after(shorter(timings.pollLaunch(), ttlLeft)) : RETRY;
+    }
+    return ttlLeft.map(Result::after).orElse(Result.DONE);
+  }
+
+  private static Duration shorter(Duration d, Optional<Duration> other) {
+    return other.isPresent() && other.get().compareTo(d) < 0 ? other.get() : d;
+  }
+
+  /**
+   * Karpenter's liveness rule: how long the claim's node has left to register, counted from when
+   * the {@code Registered} condition was first written (it stays Unknown, so its transition time
+   * does not move); empty when the rule does not apply: registered, not yet written, or a launch
+   * refused for good (its {@code Launched=False} stays for the user to read).
+   */
+  private Optional<Duration> registrationTimeLeft(NodeClaim claim, Launch launch, Node node) {
+    if (node != null || launch instanceof Launch.Failed f && !f.retryable()) {
+      return Optional.empty();
+    }
+    return Conditions.find(conditions(claim), KarpenterConditions.REGISTERED)
+        .filter(c -> !"True".equals(c.getStatus()) && c.getLastTransitionTime() != null)
+        .map(
+            c ->
+                Duration.between(
+                    clock.instant(),
+                    Instant.parse(c.getLastTransitionTime()).plus(timings.registrationTtl())));
+  }
+
+  private Result registrationExpired(NodeClaim claim) {
+    String name = claim.getMetadata().getName();
+    log.warn(
+        "event=RegistrationTimedOut nodeclaim={} ttl={} action=DeleteNodeClaim",
+        name,
+        timings.registrationTtl());
+    events.warning(
+        claim,
+        "RegistrationTimedOut",
+        "no node registered within "
+            + timings.registrationTtl()
+            + "; deleting the NodeClaim and its machine");
+    client.resources(NodeClaim.class).withName(name).delete();
     return Result.DONE;
   }
 
@@ -178,6 +264,7 @@ final class NodeClaimReconciler {
       }
       throw e;
     }
+    announce(claim, next);
     log.info(
         "event=StatusUpdated nodeclaim={} node={} ready={} reason={}",
         claim.getMetadata().getName(),
@@ -186,6 +273,25 @@ final class NodeClaimReconciler {
         Conditions.find(next.getConditions(), KarpenterConditions.READY)
             .map(c -> c.getReason())
             .orElse(""));
+  }
+
+  /** One Event per lifecycle condition whose status the write changed (Unknown is not news). */
+  private void announce(NodeClaim claim, NodeClaimStatus next) {
+    for (String type : ANNOUNCED) {
+      var now = Conditions.find(next.getConditions(), type);
+      if (now.isEmpty() || "Unknown".equals(now.get().getStatus())) {
+        continue;
+      }
+      String before = Conditions.statusOf(conditions(claim), type);
+      if (now.get().getStatus().equals(before)) {
+        continue;
+      }
+      if ("True".equals(now.get().getStatus())) {
+        events.normal(claim, type, now.get().getMessage());
+      } else {
+        events.warning(claim, now.get().getReason(), type + ": " + now.get().getMessage());
+      }
+    }
   }
 
   /**
@@ -231,6 +337,7 @@ final class NodeClaimReconciler {
         "event=NodeGone nodeclaim={} node={} action=DeleteNodeClaim",
         claim.getMetadata().getName(),
         nodeName);
+    events.warning(claim, "NodeGone", "node " + nodeName + " was deleted; deleting the NodeClaim");
     client.resources(NodeClaim.class).withName(claim.getMetadata().getName()).delete();
     return Result.DONE;
   }
@@ -283,11 +390,13 @@ final class NodeClaimReconciler {
       if (!instance.get().deleting()) {
         provider.delete(claim);
         log.info("event=Terminating nodeclaim={} node={}", name, instance.get().nodeName());
+        events.normal(claim, "Terminating", "deleting the machine of this NodeClaim");
       }
-      return Result.after(POLL_DELETE);
+      return Result.after(timings.pollDelete());
     }
     if (setFinalizer(name, false)) {
       log.info("event=Terminated nodeclaim={}", name);
+      events.normal(claim, "Terminated", "the machine is gone");
     }
     return Result.DONE;
   }

@@ -155,6 +155,21 @@ class NodeClaimProvisionerIT {
             .waitUntilCondition(
                 p -> p != null && "Running".equals(p.getStatus().getPhase()), 60, TimeUnit.SECONDS);
     assertThat(running.getSpec().getNodeName()).isEqualTo(ready.getStatus().getNodeName());
+    // One Event per lifecycle step, sent in the background: poll until the last is there.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    List<String> reasons = eventReasons(client, name);
+    while (!reasons.contains("Ready") && System.nanoTime() < deadline) {
+      Thread.sleep(100);
+      reasons = eventReasons(client, name);
+    }
+    assertThat(reasons).contains("Launched", "Registered", "Initialized", "Ready");
+  }
+
+  private static List<String> eventReasons(KubernetesClient client, String claim) {
+    return client.v1().events().inNamespace("default").list().getItems().stream()
+        .filter(e -> claim.equals(e.getInvolvedObject().getName()))
+        .map(e -> e.getReason())
+        .toList();
   }
 
   @Test
@@ -223,29 +238,17 @@ class NodeClaimProvisionerIT {
     assertThat(nodesOf(client, name)).isEmpty();
   }
 
-  /** A cloud whose first create makes the machine and then "crashes" before answering. */
-  private static final class CrashAfterCreate implements CloudProvider {
-    private final CloudProvider real;
-    final AtomicInteger creates = new AtomicInteger();
+  /** A cloud that is {@code real} except for what a test overrides (its create). */
+  private abstract static class Delegating implements CloudProvider {
+    final CloudProvider real;
 
-    CrashAfterCreate(CloudProvider real) {
+    Delegating(CloudProvider real) {
       this.real = real;
     }
 
     @Override
     public String name() {
-      return "crash-after-create";
-    }
-
-    @Override
-    public Instance create(NodeClaim claim) throws LaunchException {
-      try {
-        real.create(claim);
-      } finally {
-        // Counted only after the machine exists, so the test can wait for a finished "crash".
-        creates.incrementAndGet();
-      }
-      throw new IllegalStateException("process killed after the machine was made");
+      return "test-" + real.name();
     }
 
     @Override
@@ -261,6 +264,26 @@ class NodeClaimProvisionerIT {
     @Override
     public List<Instance> list() {
       return real.list();
+    }
+  }
+
+  /** A cloud whose first create makes the machine and then "crashes" before answering. */
+  private static final class CrashAfterCreate extends Delegating {
+    final AtomicInteger creates = new AtomicInteger();
+
+    CrashAfterCreate(CloudProvider real) {
+      super(real);
+    }
+
+    @Override
+    public Instance create(NodeClaim claim) throws LaunchException {
+      try {
+        real.create(claim);
+      } finally {
+        // Counted only after the machine exists, so the test can wait for a finished "crash".
+        creates.incrementAndGet();
+      }
+      throw new IllegalStateException("process killed after the machine was made");
     }
   }
 
@@ -362,5 +385,64 @@ class NodeClaimProvisionerIT {
         .waitUntilCondition(n -> n == null, 30, TimeUnit.SECONDS);
     assertThat(client.nodes().withName(unrelated).get()).isNotNull();
     client.nodes().withName(unrelated).delete();
+  }
+
+  @Test
+  void errorsAreRetriedWithTheClaimsOwnDoublingBackoffWhileOtherClaimsGoOn(KubernetesClient client)
+      throws Exception {
+    FakeGpuCloudProvider fake = new FakeGpuCloudProvider(client, SkuTable.azure());
+    String failing = TestClaims.uniqueName();
+    List<Long> attempts = new java.util.concurrent.CopyOnWriteArrayList<>();
+    CloudProvider flaky =
+        new Delegating(fake) {
+          @Override
+          public Instance create(NodeClaim claim) throws LaunchException {
+            if (claim.getMetadata().getName().equals(failing)) {
+              attempts.add(System.nanoTime());
+              throw new IllegalStateException("the cloud is down for this claim");
+            }
+            return real.create(claim);
+          }
+        };
+    var metrics = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+    var timings =
+        new sh.kaito.provisioner.lifecycle.Timings(
+            Duration.ofHours(1),
+            Duration.ofSeconds(1),
+            Duration.ofSeconds(1),
+            Duration.ofMillis(200),
+            Duration.ofMillis(800));
+    controller =
+        new NodeClaimController(
+            client,
+            flaky,
+            new NodeClaimController.Options(
+                2, Duration.ofHours(1), Duration.ofSeconds(30), timings),
+            Clock.systemUTC(),
+            metrics);
+    controller.start(60);
+    create(client, TestClaims.workspaceClaim(failing, "ws-" + failing, A100));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (attempts.size() < 5 && System.nanoTime() < deadline) {
+      Thread.sleep(50);
+    }
+    assertThat(attempts).hasSizeGreaterThanOrEqualTo(5);
+    // Another claim is served meanwhile.
+    readyClaim(client, TestClaims.uniqueName());
+
+    double[] gaps = new double[4];
+    for (int i = 0; i < 4; i++) {
+      gaps[i] = (attempts.get(i + 1) - attempts.get(i)) / 1e6;
+    }
+    // 200, 400, 800, 800 ms (doubling, capped). Events about the claim may bring an extra early
+    // pass, so only lower bounds are exact; 10% below for timer granularity.
+    assertThat(gaps[2]).as("third delay, ms").isGreaterThan(720);
+    assertThat(gaps[3]).as("fourth delay, ms (capped)").isGreaterThan(720).isLessThan(5_000);
+    assertThat(gaps[0]).as("first delay, ms").isLessThan(gaps[2]);
+    // Each failed pass is counted on the shared loop's errors meter (read after the attempts, so
+    // at least as many).
+    assertThat(
+            metrics.get("kaito.reconcile.errors").tag("controller", "nodeclaim").counter().count())
+        .isGreaterThanOrEqualTo(5);
   }
 }

@@ -1,0 +1,3 @@
+module kaito.sh/pause
+
+go 1.21
