@@ -52,8 +52,6 @@ public final class KvCache implements AutoCloseable {
     // DJL's duplicate() copies under torch's NoGradGuard; a training cache holds fresh itself so
     // that gradients reach the keys and values.
     NDArray all = old != null ? old.concat(fresh, 2) : keepsGraph ? fresh : fresh.duplicate();
-    if (System.getProperty("tune.debug") != null)
-      System.err.println("DBGKV " + fresh.hasGradient() + " " + (all == fresh));
     all.attach(manager);
     if (old != null) {
       old.close();
