@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -129,7 +128,8 @@ final class TuneCommand implements Callable<Integer> {
     if (!method.equals("lora")) {
       throw new CommandFailure("--method must be lora or qlora, got '" + method + "'");
     }
-    List<String> defaultTargets = defaultTargetModules(System.getenv("DEFAULT_TARGET_MODULES"));
+    List<String> defaultTargets =
+        LoraSettings.targetModulesFromEnvironment(System.getenv("DEFAULT_TARGET_MODULES"));
     TrainingConfig cfg =
         config != null
             ? TrainingConfig.load(config, defaultTargets)
@@ -236,13 +236,6 @@ final class TuneCommand implements Callable<Integer> {
   /** logging_strategy "no" (interval 0): only the line of the last step. */
   private static int loggingEvery(int interval) {
     return interval > 0 ? interval : Integer.MAX_VALUE;
-  }
-
-  static List<String> defaultTargetModules(String env) {
-    if (env == null || env.isBlank()) {
-      return null;
-    }
-    return Arrays.stream(env.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
   }
 
   /** User errors keep their message; anything else is reported as RuntimeMain reports it. */
