@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Set;
+import sh.kaito.api.validation.TrainingConfigRules;
 
 /**
  * Upstream Kaito's {@code training_config.yaml}: root key {@code training_config} with the sections
@@ -27,14 +27,8 @@ public record TrainingConfig(
     DatasetSettings dataset,
     CollatorSettings collator) {
 
-  private static final Set<String> SECTIONS =
-      Set.of(
-          "ModelConfig",
-          "QuantizationConfig",
-          "LoraConfig",
-          "TrainingArguments",
-          "DatasetConfig",
-          "DataCollator");
+  /** Upstream's sections, as the webhook (kaito-api) knows them. */
+  private static final List<String> SECTIONS = TrainingConfigRules.SECTIONS;
 
   /** Every default: what upstream runs without a config file. */
   public static TrainingConfig defaults(List<String> defaultTargetModules) {
