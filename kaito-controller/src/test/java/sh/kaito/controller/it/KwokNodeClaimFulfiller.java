@@ -193,18 +193,35 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
   }
 
   private void untaint(String node) {
-    try {
-      client
-          .nodes()
-          .withName(node)
-          .edit(
-              n -> {
-                n.getSpec().getTaints().removeIf(t -> HOLD_TAINT.equals(t.getKey()));
-                return n;
-              });
-    } catch (KubernetesClientException e) {
-      if (e.getCode() != 404) {
-        throw e;
+    // The controller labels the node and kwok renews its status meanwhile: edit re-reads the node
+    // on each try, so a conflict is retried (a lost untaint would hold the pods Pending forever).
+    retryOnConflict(
+        () ->
+            client
+                .nodes()
+                .withName(node)
+                .edit(
+                    n -> {
+                      n.getSpec().getTaints().removeIf(t -> HOLD_TAINT.equals(t.getKey()));
+                      return n;
+                    }));
+  }
+
+  /**
+   * Runs an edit (a read, then a write guarded by its resourceVersion) until no 409; 404 ends it.
+   */
+  private static void retryOnConflict(Runnable edit) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        edit.run();
+        return;
+      } catch (KubernetesClientException e) {
+        if (e.getCode() == 404) {
+          return;
+        }
+        if (e.getCode() != 409 || attempt == 50) {
+          throw e;
+        }
       }
     }
   }
@@ -272,25 +289,21 @@ final class KwokNodeClaimFulfiller implements AutoCloseable {
                         .withLastTransitionTime(now)
                         .build())
             .toList();
-    try {
-      client
-          .resources(NodeClaim.class)
-          .withName(claim.getMetadata().getName())
-          .editStatus(
-              c -> {
-                if (c.getStatus() == null) {
-                  c.setStatus(new sh.kaito.api.karpenter.NodeClaimStatus());
-                }
-                c.getStatus().setNodeName(nodeName(claim));
-                c.getStatus().setProviderID("kwok://" + nodeName(claim));
-                c.getStatus().setConditions(conditions);
-                return c;
-              });
-    } catch (KubernetesClientException e) {
-      if (e.getCode() != 404) {
-        throw e;
-      }
-    }
+    retryOnConflict(
+        () ->
+            client
+                .resources(NodeClaim.class)
+                .withName(claim.getMetadata().getName())
+                .editStatus(
+                    c -> {
+                      if (c.getStatus() == null) {
+                        c.setStatus(new sh.kaito.api.karpenter.NodeClaimStatus());
+                      }
+                      c.getStatus().setNodeName(nodeName(claim));
+                      c.getStatus().setProviderID("kwok://" + nodeName(claim));
+                      c.getStatus().setConditions(conditions);
+                      return c;
+                    }));
   }
 
   String namespace() {
