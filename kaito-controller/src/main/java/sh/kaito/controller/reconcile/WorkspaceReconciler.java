@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
@@ -450,9 +451,32 @@ public final class WorkspaceReconciler {
     createIgnoringConflict(() -> client.services().inNamespace(ns).resource(desired).create());
   }
 
+  /**
+   * The tuning Job of the current revision, then (beyond upstream) the StatefulSet serving its
+   * adapter. The serving pods hold the node's GPUs, which a Job needs too: the node is the Job's
+   * (upstream's tuning workspace has one node and only the Job on it), so the serving workload
+   * exists only while the current revision's Job has succeeded and serving is wanted. Otherwise it
+   * is deleted first and a new Job is created only once it is gone, so the Job's pod never waits
+   * Unschedulable behind it.
+   */
   private Result ensureTuning(WorkloadInputs in, ModelPreset preset) {
     Job job = view.job(in.namespace(), in.name());
+    boolean current =
+        job != null
+            && in.revision()
+                .equals(
+                    annotation(job.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION));
+    boolean succeeded =
+        current
+            && job.getStatus() != null
+            && job.getStatus().getSucceeded() != null
+            && job.getStatus().getSucceeded() > 0;
+    boolean serve = succeeded && serveAfterTuning(in.workspace());
+    boolean servingGone = serve || stopServing(in, whyNotServing(in, job, current));
     if (job == null) {
+      if (!servingGone) {
+        return Result.after(options.requeueAfter()); // its deletion event comes first, usually
+      }
       Job desired = TuningJobs.desired(in, ensureTrainingConfig(in.workspace()));
       createIgnoringConflict(
           () -> client.batch().v1().jobs().inNamespace(in.namespace()).resource(desired).create());
@@ -467,16 +491,8 @@ public final class WorkspaceReconciler {
     if (job.getMetadata().getDeletionTimestamp() != null) {
       return Result.after(options.requeueAfter());
     }
-    if (!in.revision()
-        .equals(annotation(job.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION))) {
-      client
-          .batch()
-          .v1()
-          .jobs()
-          .inNamespace(in.namespace())
-          .withName(in.name())
-          .withPropagationPolicy(DeletionPropagation.FOREGROUND)
-          .delete();
+    if (!current) {
+      deleteForeground(client.batch().v1().jobs().inNamespace(in.namespace()).withName(in.name()));
       log.info(
           "event=TuningJobReplaced workspace={}/{} revision={}",
           in.namespace(),
@@ -488,14 +504,49 @@ public final class WorkspaceReconciler {
           "the spec changed (revision " + in.revision() + "); replacing the tuning Job");
       return Result.after(options.requeueAfter());
     }
-    boolean succeeded =
-        job.getStatus() != null
-            && job.getStatus().getSucceeded() != null
-            && job.getStatus().getSucceeded() > 0;
-    if (succeeded && serveAfterTuning(in.workspace())) {
+    if (serve) {
       ensureStatefulSet(in, ServedAdapter.fromTuningOutput(in.workspace()), preset);
     }
     return Result.DONE;
+  }
+
+  /**
+   * Deletes the serving StatefulSet of a tuning workspace (foreground: it is gone only once its
+   * pods are, and with them their claim on the node's GPUs). True when there is none left.
+   */
+  private boolean stopServing(WorkloadInputs in, String why) {
+    StatefulSet serving = view.statefulSet(in.namespace(), in.name());
+    if (serving == null) {
+      return true;
+    }
+    if (serving.getMetadata().getDeletionTimestamp() == null) {
+      deleteForeground(
+          client.apps().statefulSets().inNamespace(in.namespace()).withName(in.name()));
+      String message = "stopped serving the adapter: " + why;
+      log.info(
+          "event=ServingStopped workspace={}/{} revision={} reason=\"{}\"",
+          in.namespace(),
+          in.name(),
+          in.revision(),
+          message);
+      events.normal(in.workspace(), "ServingStopped", message);
+    }
+    return false;
+  }
+
+  /** Gone only once its dependents (pods) are: what holds the node's GPUs is released first. */
+  private static void deleteForeground(Resource<?> resource) {
+    resource.withPropagationPolicy(DeletionPropagation.FOREGROUND).delete();
+  }
+
+  private static String whyNotServing(WorkloadInputs in, Job job, boolean current) {
+    if (job != null && !current) {
+      return "the spec changed (revision " + in.revision() + "), its tuning Job needs the node";
+    }
+    if (!serveAfterTuning(in.workspace())) {
+      return WorkspaceAnnotations.SERVE_AFTER_TUNING + " is false";
+    }
+    return "the tuning Job of revision " + in.revision() + " has not succeeded and needs the node";
   }
 
   private Result ensureInference(WorkloadInputs in, ModelPreset preset) {
@@ -521,10 +572,12 @@ public final class WorkspaceReconciler {
           in.workspace(), "StatefulSetCreated", "created inference StatefulSet " + in.name());
       return;
     }
-    if (in.revision()
-        .equals(
-            annotation(current.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION))) {
-      return;
+    if (current.getMetadata().getDeletionTimestamp() != null
+        || in.revision()
+            .equals(
+                annotation(
+                    current.getMetadata().getAnnotations(), WorkspaceAnnotations.REVISION))) {
+      return; // up to date, or on its way out (its deletion event brings the workspace back)
     }
     // Upstream replaces only what adapters and config change; so do we (args carry the adapters).
     // The cache keeps no pod template (ClusterView): the roll starts from the live object.
