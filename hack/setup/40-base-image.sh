@@ -7,17 +7,19 @@
 # The cache key is the package list's hash: a second run reuses the tree and takes milliseconds.
 # The versions apt chose are written to packages.lock next to the tree (and into the image).
 #
+# The same is done for hack/images/curl-packages.txt (the kaito-curl image's own layer).
+#
 # Exports:
 #   KAITO_BASE_ROOTFS  the unpacked tree (its packages.lock is beside it)
+#   KAITO_CURL_ROOTFS  curl and its libraries, unpacked the same way
 
-kaito_base_setup() {
-  local root list hash dir debs pkg sudo_cmd
-  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  list="$root/hack/images/base-packages.txt"
+# kaito_unpack_packages LIST PREFIX: prints the unpacked tree of LIST's packages (cached by hash).
+kaito_unpack_packages() {
+  local list="$1" prefix="$2" hash dir debs pkg sudo_cmd
   hash="$(grep -v '^#' "$list" | sha256sum | cut -c1-12)"
-  dir="${KAITO_CACHE:-$HOME/.cache/kaito-java}/base-image/$hash"
+  dir="${KAITO_CACHE:-$HOME/.cache/kaito-java}/base-image/$prefix$hash"
   if [ ! -f "$dir/done" ]; then
-    echo "40-base-image: downloading and unpacking the base packages into $dir"
+    echo "40-base-image: downloading and unpacking $(basename "$list") into $dir" >&2
     rm -rf "$dir"
     mkdir -p "$dir/debs" "$dir/rootfs"
     if [ "$(id -u)" = "0" ]; then sudo_cmd=""; else sudo_cmd="sudo"; fi
@@ -41,8 +43,18 @@ kaito_base_setup() {
     sort -o "$dir/packages.lock" "$dir/packages.lock"
     touch "$dir/done"
   fi
-  export KAITO_BASE_ROOTFS="$dir/rootfs"
-  echo "40-base-image: KAITO_BASE_ROOTFS=$KAITO_BASE_ROOTFS ($(tr '\n' ' ' <"$dir/packages.lock"))"
+  echo "$dir/rootfs"
+}
+
+kaito_base_setup() {
+  local root base curl
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  base="$(kaito_unpack_packages "$root/hack/images/base-packages.txt" "")" || return 1
+  export KAITO_BASE_ROOTFS="$base"
+  echo "40-base-image: KAITO_BASE_ROOTFS=$KAITO_BASE_ROOTFS ($(tr '\n' ' ' <"$base/../packages.lock"))"
+  curl="$(kaito_unpack_packages "$root/hack/images/curl-packages.txt" "curl-")" || return 1
+  export KAITO_CURL_ROOTFS="$curl"
+  echo "40-base-image: KAITO_CURL_ROOTFS=$KAITO_CURL_ROOTFS"
 }
 kaito_base_setup || echo "40-base-image: the base image's packages are not available" >&2
-unset -f kaito_base_setup
+unset -f kaito_base_setup kaito_unpack_packages

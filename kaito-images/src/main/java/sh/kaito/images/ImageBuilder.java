@@ -52,6 +52,11 @@ public final class ImageBuilder {
     PROVISIONER("kaito-provisioner"),
     RUNTIME("kaito-runtime"),
     PAUSE("kaito-pause"),
+    /**
+     * curl on the base (entrypoint {@code curl}): the seed's last step runs {@code kubectl run curl
+     * --image=…} with it; only with a curl tree.
+     */
+    CURL("kaito-curl"),
     /** The runtime on a CUDA libtorch: {@code kaito-runtime:<tag>-cuda}; only with a torch site. */
     RUNTIME_CUDA("kaito-runtime", "-cuda");
 
@@ -87,7 +92,9 @@ public final class ImageBuilder {
   /**
    * What went into the images. {@code pauseBinary} may be empty: then no pause image. {@code
    * cudaTorchSite}, a Python site-packages folder holding a CUDA build of torch {@value
-   * #CUDA_TORCH_VERSION} and its {@code nvidia/*} libraries, adds the {@code -cuda} runtime.
+   * #CUDA_TORCH_VERSION} and its {@code nvidia/*} libraries, adds the {@code -cuda} runtime. {@code
+   * curlRootfs}, Debian's curl and its libraries unpacked ({@code KAITO_CURL_ROOTFS}), adds {@code
+   * kaito-curl}.
    */
   public record Inputs(
       Path repoRoot,
@@ -98,7 +105,8 @@ public final class ImageBuilder {
       Optional<Path> pauseBinary,
       Path cacheDir,
       Path workDir,
-      Optional<Path> cudaTorchSite) {}
+      Optional<Path> cudaTorchSite,
+      Optional<Path> curlRootfs) {}
 
   /** The libtorch version DJL 0.36's JNI library is built for. */
   public static final String CUDA_TORCH_VERSION = "2.7.1";
@@ -173,6 +181,22 @@ public final class ImageBuilder {
       cudaEnv.put("KAITO_DEVICE", "cuda");
       JibContainerBuilder cuda = runtimeImage(baseLayers, cudaLayers.get(), cudaEnv);
       built.put(Kind.RUNTIME_CUDA, containerize(Kind.RUNTIME_CUDA, cuda, target, tag));
+    }
+
+    if (in.curlRootfs().isPresent()) {
+      Path curlTree = in.curlRootfs().get();
+      if (!Files.isExecutable(curlTree.resolve("usr/bin/curl"))) {
+        throw new IOException(curlTree + " has no usr/bin/curl: run hack/setup/40-base-image.sh");
+      }
+      // Over the base layers (which a node already holds for the runtime): only curl's own
+      // packages are new.
+      JibContainerBuilder curl =
+          javaImage(baseLayers)
+              .addFileEntriesLayer(RootFs.read(curlTree).layer("curl"))
+              .setEntrypoint(List.of("curl"))
+              .setProgramArguments(List.of("--version"))
+              .setLabels(labels("kaito-curl"));
+      built.put(Kind.CURL, containerize(Kind.CURL, curl, target, tag));
     }
 
     if (in.pauseBinary().isPresent()) {

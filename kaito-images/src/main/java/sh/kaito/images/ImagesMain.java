@@ -61,6 +61,11 @@ public final class ImagesMain implements Callable<Integer> {
   @Option(names = "--pause", description = "static pause binary (default: $KAITO_PAUSE_BIN)")
   Path pause;
 
+  @Option(
+      names = "--curl-rootfs",
+      description = "Debian's curl unpacked, for kaito-curl (default: $KAITO_CURL_ROOTFS)")
+  Path curlRootfs;
+
   @Option(names = "--cache", description = "layer cache (default: $KAITO_CACHE)")
   Path cache;
 
@@ -113,7 +118,9 @@ public final class ImagesMain implements Callable<Integer> {
             pauseBin,
             cacheDir,
             work,
-            Optional.ofNullable(cudaTorchSite));
+            Optional.ofNullable(cudaTorchSite),
+            Optional.ofNullable(
+                curlRootfs != null ? curlRootfs : envPath(env, "KAITO_CURL_ROOTFS")));
     ImageBuilder.Target target =
         registry != null
             ? ImageBuilder.Target.registry(registry, insecure)

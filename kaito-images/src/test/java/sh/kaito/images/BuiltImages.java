@@ -52,7 +52,8 @@ final class BuiltImages {
         Optional.of(requiredPath("KAITO_PAUSE_BIN", "hack/setup/45-containerd.sh")),
         cache,
         work,
-        Optional.empty());
+        Optional.empty(),
+        Optional.of(requiredPath("KAITO_CURL_ROOTFS", "hack/setup/40-base-image.sh")));
   }
 
   static Path repoRoot() {

@@ -30,8 +30,9 @@ import sh.kaito.testsupport.WithControlPlane;
  * runc: the controller and the provisioner with the command, flags and environment of their
  * Deployments in deploy/ (pointed at the local control plane) answer their health endpoints; the
  * runtime serves a tiny model from a bind-mounted folder, answers /health and /chat, and stops on
- * SIGTERM; the pause container waits and stops on SIGTERM too. Host network: no netns, no CNI, no
- * iptables; everything is removed at the end.
+ * SIGTERM; the curl image posts to that /chat as the seed's last step does; the pause container
+ * waits and stops on SIGTERM too. Host network: no netns, no CNI, no iptables; everything is
+ * removed at the end.
  */
 @WithControlPlane
 class ContainersIT {
@@ -63,7 +64,8 @@ class ContainersIT {
       Containerd containerd,
       Path shared)
       throws Exception {
-    for (Kind kind : List.of(Kind.CONTROLLER, Kind.PROVISIONER, Kind.RUNTIME, Kind.PAUSE)) {
+    for (Kind kind :
+        List.of(Kind.CONTROLLER, Kind.PROVISIONER, Kind.RUNTIME, Kind.PAUSE, Kind.CURL)) {
       containerd.pull(images.reference(kind));
     }
     // The container user (65532) reads the kubeconfig: a world-readable copy in a 0755 folder.
@@ -172,6 +174,31 @@ class ContainersIT {
             HttpResponse.BodyHandlers.ofString());
     assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
     assertThat(chat.body()).contains("\"Result\"");
+    // The seed's last step, from our curl image: curl -X POST .../chat, its answer on stdout.
+    Path curlLog = shared.resolve("curl.log");
+    containerd.run(
+        "curl",
+        images.reference(Kind.CURL),
+        List.of(),
+        List.of(
+            "curl",
+            "-sS",
+            "-X",
+            "POST",
+            "http://127.0.0.1:" + runtimePort + "/chat",
+            "-H",
+            "accept: application/json",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            "{\"prompt\": \"Hi\", \"generate_kwargs\": {\"max_new_tokens\": 2}}"),
+        curlLog);
+    await(
+        "curl's /chat answer",
+        () -> readOrEmpty(curlLog),
+        out -> out.contains("\"Result\""),
+        curlLog);
+
     // libtorch came from the image's /opt/djl: nothing was unpacked or downloaded at start.
     assertThat(Files.readString(runtimeLog))
         .doesNotContain("Extracting")
@@ -211,6 +238,14 @@ class ContainersIT {
         Files.setPosixFilePermissions(
             p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
       }
+    }
+  }
+
+  private static String readOrEmpty(Path file) {
+    try {
+      return Files.exists(file) ? Files.readString(file) : "";
+    } catch (java.io.IOException e) {
+      return "";
     }
   }
 

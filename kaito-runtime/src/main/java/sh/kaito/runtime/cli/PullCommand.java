@@ -95,7 +95,9 @@ final class PullCommand implements Callable<Integer> {
         dockerConfigDir != null
             ? RegistryLogins.fromDirectory(dockerConfigDir, ref.registry(), err::println)
             : RegistryLogins.fromConfig(DockerConfig.fromEnvironment(), ref.registry());
-    HttpOciRegistry registry = firstThatCanRead(ref, logins);
+    HttpOciRegistry registry =
+        firstThatCanRead(
+            ref, logins, RegistryLogins.plainHttp(ref.registry(), System.getenv(), err::println));
     ImagePuller.PullResult r =
         new ImagePuller(registry, err::println, PROGRESS_INTERVAL)
             .pull(ref.repository(), ref.reference(), path, dir);
@@ -131,13 +133,13 @@ final class PullCommand implements Callable<Integer> {
    * The first login that can read the image's manifest. Trying the manifest, not the whole pull,
    * keeps a corrupted blob from being downloaded once per pull secret.
    */
-  private static HttpOciRegistry firstThatCanRead(ImageRef ref, RegistryLogins logins)
-      throws ImageException {
+  private static HttpOciRegistry firstThatCanRead(
+      ImageRef ref, RegistryLogins logins, boolean plainHttp) throws ImageException {
     List<String> failures = new ArrayList<>();
     ImageException last = null;
     for (RegistryLogins.Login login : logins.logins()) {
       HttpOciRegistry registry =
-          new HttpOciRegistry(ref.registry(), login.credential(), login.source(), false);
+          new HttpOciRegistry(ref.registry(), login.credential(), login.source(), plainHttp);
       try {
         registry.fetchManifest(ref.repository(), ref.reference());
         return registry;

@@ -76,8 +76,9 @@ final class PushAdapterCommand implements Callable<Integer> {
 
     AdapterImage adapter =
         AdapterImage.build(dir, Map.of(ModelImageLayout.MODEL_NAME_ANNOTATION, preset));
+    boolean plainHttp = RegistryLogins.plainHttp(ref.registry(), System.getenv(), err::println);
     HttpOciRegistry registry =
-        new HttpOciRegistry(ref.registry(), login.credential(), login.source(), false);
+        new HttpOciRegistry(ref.registry(), login.credential(), login.source(), plainHttp);
     String digest = adapter.push(registry, ref.repository(), ref.reference());
     spec.commandLine()
         .getOut()

@@ -21,6 +21,29 @@ import sh.kaito.presets.image.RegistryCredential;
  */
 record RegistryLogins(String registry, List<Login> logins) {
 
+  /** The environment variable listing registries reached over plain HTTP. */
+  static final String INSECURE_REGISTRIES_ENV = "KAITO_INSECURE_REGISTRIES";
+
+  /**
+   * Whether {@code registry} ({@code host[:port]}) is named in {@code $KAITO_INSECURE_REGISTRIES}
+   * (comma-separated {@code host:port} entries, as containerd's and Docker's insecure-registry
+   * settings name them): then plain HTTP, and a line on {@code log} says so. Loopback registries
+   * are plain HTTP anyway; any other registry is HTTPS. There is no silent fallback from HTTPS to
+   * HTTP.
+   */
+  static boolean plainHttp(
+      String registry, java.util.Map<String, String> env, Consumer<String> log) {
+    String listed = env.getOrDefault(INSECURE_REGISTRIES_ENV, "");
+    for (String entry : listed.split(",")) {
+      if (!entry.isBlank() && entry.strip().equalsIgnoreCase(registry)) {
+        log.accept(
+            "registry " + registry + ": plain HTTP (listed in " + INSECURE_REGISTRIES_ENV + ")");
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A credential (or none) and the file it came from, for messages. */
   record Login(Optional<RegistryCredential> credential, String source) {}
 

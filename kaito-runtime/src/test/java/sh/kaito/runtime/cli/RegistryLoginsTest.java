@@ -79,4 +79,22 @@ class RegistryLoginsTest {
         .isInstanceOf(CommandFailure.class)
         .hasMessage("docker config directory " + tmp.resolve("nope") + " does not exist");
   }
+
+  @Test
+  void plainHttpOnlyForRegistriesListedByHostAndPort() {
+    java.util.Map<String, String> env =
+        java.util.Map.of(
+            RegistryLogins.INSECURE_REGISTRIES_ENV, " 10.88.0.1:5000 ,registry.local:8443");
+    List<String> log = new ArrayList<>();
+    assertThat(RegistryLogins.plainHttp("10.88.0.1:5000", env, log::add)).isTrue();
+    assertThat(RegistryLogins.plainHttp("REGISTRY.local:8443", env, log::add)).isTrue();
+    // Another port of a listed host, or a host listed without its port, stays HTTPS.
+    assertThat(RegistryLogins.plainHttp("10.88.0.1:5001", env, log::add)).isFalse();
+    assertThat(RegistryLogins.plainHttp("10.88.0.1", env, log::add)).isFalse();
+    assertThat(RegistryLogins.plainHttp(HOST, java.util.Map.of(), log::add)).isFalse();
+    assertThat(log)
+        .containsExactly(
+            "registry 10.88.0.1:5000: plain HTTP (listed in KAITO_INSECURE_REGISTRIES)",
+            "registry REGISTRY.local:8443: plain HTTP (listed in KAITO_INSECURE_REGISTRIES)");
+  }
 }
