@@ -18,6 +18,13 @@ import java.util.Objects;
  * @param nodeImageFamily default {@code kaito.sh/node-image-family} written on NodeClaims
  * @param requeueAfter how soon a workspace waiting on something not watched is looked at again
  * @param workers reconcile threads
+ * @param imagePullSecrets Secrets (kubernetes.io/dockerconfigjson, in each workspace's namespace)
+ *     for the operator's own images: every pod Kaito writes names them in {@code imagePullSecrets},
+ *     and the weights puller reads them, so presets and the runtime can come from a registry with a
+ *     password
+ * @param insecureRegistries {@code host:port} registries that the runtime in Kaito's pods reaches
+ *     over plain HTTP (passed as {@code KAITO_INSECURE_REGISTRIES}); empty: HTTPS everywhere but
+ *     loopback
  */
 public record ControllerOptions(
     String presetRegistry,
@@ -26,13 +33,17 @@ public record ControllerOptions(
     String nodeProvisioner,
     String nodeImageFamily,
     Duration requeueAfter,
-    int workers) {
+    int workers,
+    java.util.List<String> imagePullSecrets,
+    java.util.List<String> insecureRegistries) {
 
   public static final String PROVISIONER_NODECLAIM = "nodeclaim";
   public static final String PROVISIONER_BYO = "byo";
 
   public ControllerOptions {
     Objects.requireNonNull(presetRegistry, "presetRegistry");
+    imagePullSecrets = java.util.List.copyOf(imagePullSecrets);
+    insecureRegistries = java.util.List.copyOf(insecureRegistries);
     Objects.requireNonNull(weightsTag, "weightsTag");
     Objects.requireNonNull(runtimeImage, "runtimeImage");
     if (!PROVISIONER_NODECLAIM.equals(nodeProvisioner)
@@ -53,13 +64,16 @@ public record ControllerOptions(
         PROVISIONER_NODECLAIM,
         "ubuntu",
         Duration.ofSeconds(2),
-        8);
+        8,
+        java.util.List.of(),
+        java.util.List.of());
   }
 
   /**
    * Reads {@code KAITO_PRESET_REGISTRY}, {@code KAITO_WEIGHTS_TAG}, {@code KAITO_RUNTIME_IMAGE},
-   * {@code KAITO_NODE_PROVISIONER}, {@code KAITO_NODE_IMAGE_FAMILY}, {@code KAITO_WORKERS}; unset
-   * ones keep {@link #defaults()}.
+   * {@code KAITO_NODE_PROVISIONER}, {@code KAITO_NODE_IMAGE_FAMILY}, {@code KAITO_WORKERS}, {@code
+   * KAITO_IMAGE_PULL_SECRETS} and {@code KAITO_INSECURE_REGISTRIES} (comma-separated); unset ones
+   * keep {@link #defaults()}.
    */
   public static ControllerOptions fromEnv(Map<String, String> env) {
     ControllerOptions d = defaults();
@@ -72,7 +86,19 @@ public record ControllerOptions(
         env.getOrDefault("KAITO_NODE_PROVISIONER", d.nodeProvisioner()),
         env.getOrDefault("KAITO_NODE_IMAGE_FAMILY", d.nodeImageFamily()),
         d.requeueAfter(),
-        Integer.parseInt(env.getOrDefault("KAITO_WORKERS", String.valueOf(d.workers()))));
+        Integer.parseInt(env.getOrDefault("KAITO_WORKERS", String.valueOf(d.workers()))),
+        list(env.get("KAITO_IMAGE_PULL_SECRETS")),
+        list(env.get("KAITO_INSECURE_REGISTRIES")));
+  }
+
+  private static java.util.List<String> list(String commaSeparated) {
+    if (commaSeparated == null) {
+      return java.util.List.of();
+    }
+    return java.util.Arrays.stream(commaSeparated.split(","))
+        .map(String::strip)
+        .filter(e -> !e.isEmpty())
+        .toList();
   }
 
   public boolean nodeAutoProvisioning() {
@@ -92,7 +118,9 @@ public record ControllerOptions(
         provisioner,
         nodeImageFamily,
         requeueAfter,
-        workers);
+        workers,
+        imagePullSecrets,
+        insecureRegistries);
   }
 
   public ControllerOptions withWorkers(int n) {
@@ -103,6 +131,8 @@ public record ControllerOptions(
         nodeProvisioner,
         nodeImageFamily,
         requeueAfter,
-        n);
+        n,
+        imagePullSecrets,
+        insecureRegistries);
   }
 }

@@ -3,6 +3,7 @@ package sh.kaito.controller.manifests;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EmptyDirVolumeSourceBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.KeyToPathBuilder;
 import io.fabric8.kubernetes.api.model.NodeAffinity;
 import io.fabric8.kubernetes.api.model.NodeAffinityBuilder;
@@ -27,6 +28,7 @@ import sh.kaito.api.v1beta1.DataSource;
 import sh.kaito.api.v1beta1.Workspace;
 import sh.kaito.api.v1beta1.WorkspaceAnnotations;
 import sh.kaito.api.v1beta1.WorkspaceLabels;
+import sh.kaito.controller.ControllerOptions;
 
 /**
  * Names, paths and pod pieces shared by the tuning Job and the inference StatefulSet. The command
@@ -56,6 +58,7 @@ public final class Manifests {
   public static final String VOLUME_CONFIG = "config-volume";
   public static final String VOLUME_ADAPTERS = "adapter-volume";
   public static final String VOLUME_PUSH_SECRET = "docker-config";
+  public static final String VOLUME_OPERATOR_PULL_SECRETS = "operator-pull-secrets";
 
   public static final String TRAINING_CONFIG_KEY = "training_config.yaml";
   public static final String INFERENCE_CONFIG_KEY = "inference_config.yaml";
@@ -78,23 +81,57 @@ public final class Manifests {
         .build();
   }
 
-  /** A GPU pod template: the workspace label, tolerations and node affinity of the workspace. */
+  /**
+   * A GPU pod template: the workspace label, tolerations and node affinity of the workspace, and
+   * the operator's registry settings ({@link ControllerOptions#imagePullSecrets()} as {@code
+   * imagePullSecrets} and the weights puller's volume; {@code KAITO_INSECURE_REGISTRIES} on every
+   * runtime container).
+   */
   public static io.fabric8.kubernetes.api.model.PodTemplateSpec podTemplate(
       WorkloadInputs in, List<Container> init, List<Container> containers, List<Volume> volumes) {
-    return new io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder()
-        .withNewMetadata()
-        .withLabels(workspaceLabels(in.workspace()))
-        .endMetadata()
-        .withNewSpec()
-        .withInitContainers(init)
-        .withContainers(containers)
-        .withVolumes(volumes)
-        .withTolerations(gpuTolerations())
-        .withNewAffinity()
-        .withNodeAffinity(nodeAffinity(in))
-        .endAffinity()
-        .endSpec()
-        .build();
+    ControllerOptions options = in.options();
+    List<Volume> allVolumes = new ArrayList<>(volumes);
+    if (!options.imagePullSecrets().isEmpty()) {
+      allVolumes.add(pullSecretsVolume(VOLUME_OPERATOR_PULL_SECRETS, options.imagePullSecrets()));
+    }
+    if (!options.insecureRegistries().isEmpty()) {
+      EnvVar insecure =
+          new EnvVar(
+              "KAITO_INSECURE_REGISTRIES", String.join(",", options.insecureRegistries()), null);
+      for (List<Container> list : List.of(init, containers)) {
+        for (Container c : list) {
+          if (options.runtimeImage().equals(c.getImage())) {
+            List<EnvVar> env = new ArrayList<>(c.getEnv() == null ? List.of() : c.getEnv());
+            env.add(insecure);
+            c.setEnv(env);
+          }
+        }
+      }
+    }
+    io.fabric8.kubernetes.api.model.PodTemplateSpec template =
+        new io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder()
+            .withNewMetadata()
+            .withLabels(workspaceLabels(in.workspace()))
+            .endMetadata()
+            .withNewSpec()
+            .withInitContainers(init)
+            .withContainers(containers)
+            .withVolumes(allVolumes)
+            .withTolerations(gpuTolerations())
+            .withNewAffinity()
+            .withNodeAffinity(nodeAffinity(in))
+            .endAffinity()
+            .endSpec()
+            .build();
+    if (!options.imagePullSecrets().isEmpty()) {
+      template
+          .getSpec()
+          .setImagePullSecrets(
+              options.imagePullSecrets().stream()
+                  .map(io.fabric8.kubernetes.api.model.LocalObjectReference::new)
+                  .toList());
+    }
+    return template;
   }
 
   /** Controller owner reference: garbage collection removes the object with the workspace. */
@@ -259,16 +296,25 @@ public final class Manifests {
         .build();
   }
 
-  /** The weights of a preset into {@code /workspace/weights}. */
+  /**
+   * The weights of a preset into {@code /workspace/weights}, with the operator's pull secrets
+   * (mounted from the volume {@link #podTemplate} adds) when it has any.
+   */
   public static Container weightsPuller(WorkloadInputs in) {
+    boolean secrets = !in.options().imagePullSecrets().isEmpty();
+    String configDir = DOCKER_CONFIG_DIR + "/config.d/operator";
+    List<VolumeMount> mounts = new ArrayList<>(List.of(mount(VOLUME_WEIGHTS, WEIGHTS_DIR)));
+    if (secrets) {
+      mounts.add(mount(VOLUME_OPERATOR_PULL_SECRETS, configDir));
+    }
     return pullContainer(
         "model-weights-downloader",
         in.options().weightsImage(in.presetName()),
         WEIGHTS_DIR,
         WEIGHTS_DIR,
         in.options().runtimeImage(),
-        List.of(mount(VOLUME_WEIGHTS, WEIGHTS_DIR)),
-        null);
+        mounts,
+        secrets ? configDir : null);
   }
 
   /** Image pull secrets named by a data source, never null. */

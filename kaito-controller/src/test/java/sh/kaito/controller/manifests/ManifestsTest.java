@@ -97,6 +97,59 @@ class ManifestsTest {
   }
 
   @Test
+  void operatorRegistrySettingsReachEveryRuntimeContainerAndTheWeightsPuller() {
+    ControllerOptions options =
+        ControllerOptions.fromEnv(
+            java.util.Map.of(
+                "KAITO_PRESET_REGISTRY", "10.88.0.1:5000/kaito",
+                "KAITO_IMAGE_PULL_SECRETS", "kaito-registry, other",
+                "KAITO_INSECURE_REGISTRIES", "10.88.0.1:5000"));
+    Workspace ws = TestWorkspaces.seedTuning();
+    var pod =
+        TuningJobs.desired(
+                new WorkloadInputs(ws, "phi-3-mini-128k-instruct", 1, 1, "1", OWNED, options),
+                QLORA_DEFAULT)
+            .getSpec()
+            .getTemplate()
+            .getSpec();
+    assertThat(pod.getImagePullSecrets())
+        .extracting(io.fabric8.kubernetes.api.model.LocalObjectReference::getName)
+        .containsExactly("kaito-registry", "other");
+    Container weights = pod.getInitContainers().get(0);
+    assertThat(weights.getArgs())
+        .containsSubsequence(
+            "10.88.0.1:5000/kaito/kaito-phi-3-mini-128k-instruct:0.1.0",
+            "--docker-config-dir",
+            "/root/.docker/config.d/operator");
+    assertThat(pod.getVolumes())
+        .filteredOn(v -> v.getName().equals("operator-pull-secrets"))
+        .singleElement()
+        .satisfies(
+            v ->
+                assertThat(v.getProjected().getSources())
+                    .extracting(src -> src.getSecret().getName())
+                    .containsExactly("kaito-registry", "other"));
+    List<Container> all = new java.util.ArrayList<>(pod.getInitContainers());
+    all.addAll(pod.getContainers());
+    assertThat(all).isNotEmpty();
+    assertThat(all)
+        .allSatisfy(
+            c ->
+                assertThat(c.getEnv())
+                    .contains(
+                        new io.fabric8.kubernetes.api.model.EnvVar(
+                            "KAITO_INSECURE_REGISTRIES", "10.88.0.1:5000", null)));
+    // Without the settings nothing of them appears (the golden files pin the whole shape).
+    var plain =
+        TuningJobs.desired(inputs(ws, "phi-3-mini-128k-instruct", 1), QLORA_DEFAULT)
+            .getSpec()
+            .getTemplate()
+            .getSpec();
+    assertThat(plain.getImagePullSecrets()).isNullOrEmpty();
+    assertThat(plain.getInitContainers().get(0).getArgs()).doesNotContain("--docker-config-dir");
+  }
+
+  @Test
   void tuningJobWithImageInputAndVolumeOutput() {
     Workspace ws =
         TestWorkspaces.example("fine-tuning/kaito_workspace_tuning_phi_3_image.yaml", w -> w);
