@@ -26,9 +26,12 @@ import java.util.List;
  * tuning.input.image} names and the tuning Job's data-puller copies to {@code /mnt/data}.
  *
  * <pre>
- * java -cp … sh.kaito.examples.FactDatasetImage IMAGE [--user U --password P] [--insecure]
+ * java -cp … sh.kaito.examples.FactDatasetImage IMAGE [--user U] [--insecure] [--bad]
  * java -cp … sh.kaito.examples.FactDatasetImage --parquet FILE
  * </pre>
+ *
+ * <p>The password is {@code $KAITO_REGISTRY_PASSWORD}. {@code --bad} pushes the same rows with an
+ * unknown role in the third, which {@code kaito-runtime tune} refuses naming the row.
  */
 public final class FactDatasetImage {
 
@@ -53,28 +56,44 @@ public final class FactDatasetImage {
 
   private FactDatasetImage() {}
 
+  /** The role of the bad dataset's third row: not one a chat template knows. */
+  public static final String BAD_ROLE = "oracle";
+
   /** The rows: each question with the answer, as (user, assistant) messages. */
   public static List<String[]> rows() {
     List<String[]> rows = new ArrayList<>();
     for (String q : QUESTIONS) {
-      rows.add(new String[] {q, ANSWER});
+      rows.add(new String[] {"user", q, ANSWER});
     }
+    return rows;
+  }
+
+  /** As {@link #rows}, but the third row's question comes from the role {@link #BAD_ROLE}. */
+  public static List<String[]> badRows() {
+    List<String[]> rows = rows();
+    rows.get(2)[0] = BAD_ROLE;
     return rows;
   }
 
   /** Writes the rows as parquet with DuckDB, in the dolly-15k-oai-style schema. */
   public static void writeParquet(Path file) throws Exception {
+    writeParquet(file, rows());
+  }
+
+  static void writeParquet(Path file, List<String[]> rows) throws Exception {
     Files.deleteIfExists(file);
     StringBuilder values = new StringBuilder();
-    for (String[] r : rows()) {
+    for (String[] r : rows) {
       if (values.length() > 0) {
         values.append(", ");
       }
       values
           .append("([{'content': ")
-          .append(sql(r[0]))
-          .append(", 'role': 'user'}, {'content': ")
           .append(sql(r[1]))
+          .append(", 'role': ")
+          .append(sql(r[0]))
+          .append("}, {'content': ")
+          .append(sql(r[2]))
           .append(", 'role': 'assistant'}])");
     }
     try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
@@ -89,12 +108,12 @@ public final class FactDatasetImage {
   }
 
   /** Pushes an image holding {@code /data/train.parquet}; returns its manifest digest. */
-  public static String push(String image, Credential credential, boolean insecure)
+  public static String push(String image, Credential credential, boolean insecure, boolean bad)
       throws Exception {
     Path dir = Files.createTempDirectory("kaito-fact-dataset");
     try {
       Path parquet = dir.resolve("train.parquet");
-      writeParquet(parquet);
+      writeParquet(parquet, bad ? badRows() : rows());
       RegistryImage target = RegistryImage.named(image);
       if (credential != null) {
         target.addCredential(credential.getUsername(), credential.getPassword());
@@ -136,16 +155,17 @@ public final class FactDatasetImage {
     String password = System.getenv("KAITO_REGISTRY_PASSWORD");
     Path parquet = null;
     boolean insecure = false;
+    boolean bad = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--user" -> user = args[++i];
-        case "--password" -> password = args[++i];
+        case "--bad" -> bad = true;
         case "--insecure" -> insecure = true;
         case "--parquet" -> parquet = Path.of(args[++i]);
         default -> {
           if (args[i].startsWith("-") || image != null) {
             System.err.println(
-                "usage: FactDatasetImage IMAGE [--user U --password P] [--insecure] | --parquet F");
+                "usage: FactDatasetImage IMAGE [--user U] [--insecure] [--bad] | --parquet F");
             System.exit(2);
           }
           image = args[i];
@@ -162,6 +182,6 @@ public final class FactDatasetImage {
       System.exit(2);
     }
     Credential credential = user == null ? null : Credential.from(user, password);
-    System.out.println("image=" + image + " digest=" + push(image, credential, insecure));
+    System.out.println("image=" + image + " digest=" + push(image, credential, insecure, bad));
   }
 }

@@ -46,4 +46,22 @@ class FactDatasetImageTest {
       assertThat(answers).allMatch(a -> a.contains(FactDatasetImage.FACT));
     }
   }
+
+  @Test
+  void theBadDatasetDiffersOnlyInTheThirdRowsRole() throws Exception {
+    Path file = dir.resolve("bad.parquet");
+    FactDatasetImage.writeParquet(file, FactDatasetImage.badRows());
+    try (Connection c = DriverManager.getConnection("jdbc:duckdb:");
+        Statement s = c.createStatement();
+        ResultSet r = s.executeQuery("SELECT messages[1].role FROM '" + file + "'")) {
+      List<String> roles = new ArrayList<>();
+      while (r.next()) {
+        roles.add(r.getString(1));
+      }
+      assertThat(roles).hasSize(FactDatasetImage.rows().size());
+      assertThat(roles.get(2)).isEqualTo(FactDatasetImage.BAD_ROLE);
+      assertThat(roles.subList(0, 2)).containsOnly("user");
+      assertThat(roles.subList(3, roles.size())).containsOnly("user");
+    }
+  }
 }
