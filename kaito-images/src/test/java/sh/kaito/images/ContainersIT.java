@@ -161,15 +161,7 @@ class ContainersIT {
         provisionerLog);
     await("runtime /health", () -> status(runtimePort, "/health"), c -> c == 200, runtimeLog);
 
-    HttpResponse<String> chat =
-        http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + runtimePort + "/chat"))
-                .timeout(Duration.ofSeconds(60))
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"prompt\": \"Hi\", \"generate_kwargs\": {\"max_new_tokens\": 4}}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> chat = BuiltImages.chat(http, "http://127.0.0.1:" + runtimePort);
     assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
     assertThat(chat.body()).contains("\"Result\"");
     // libtorch came from the image's /opt/djl: nothing was unpacked or downloaded at start.
