@@ -23,6 +23,16 @@ CP_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl 
 # Stay on the installed Go: a module that needs a newer one must fail loudly, not download one.
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
+# A real node's binaries (kubelet, kube-proxy), built by `build` into the same folder.
+NODE_BINARIES=(kubelet kube-proxy)
+
+node_binaries_present() {
+  local b
+  for b in "${NODE_BINARIES[@]}"; do
+    [[ -s "$KAITO_KUBE_BIN/$b" ]] || return 1
+  done
+}
+
 cp_log() { printf '[controlplane] %s\n' "$*" >&2; }
 
 cp_binaries_present() {

@@ -81,6 +81,19 @@ final class BuiltImages {
     }
   }
 
+  /** {@code POST /chat} asking for four tokens, as a client of the runtime would. */
+  static java.net.http.HttpResponse<String> chat(java.net.http.HttpClient http, String base)
+      throws Exception {
+    return http.send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/chat"))
+            .timeout(java.time.Duration.ofSeconds(60))
+            .POST(
+                java.net.http.HttpRequest.BodyPublishers.ofString(
+                    "{\"prompt\": \"Hi\", \"generate_kwargs\": {\"max_new_tokens\": 4}}"))
+            .build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+  }
+
   static java.util.function.Consumer<String> log() {
     return line -> System.out.println("[kaito-images] " + line);
   }

@@ -163,15 +163,7 @@ class ContainersIT {
         provisionerLog);
     await("runtime /health", () -> status(runtimePort, "/health"), c -> c == 200, runtimeLog);
 
-    HttpResponse<String> chat =
-        http.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + runtimePort + "/chat"))
-                .timeout(Duration.ofSeconds(60))
-                .POST(
-                    HttpRequest.BodyPublishers.ofString(
-                        "{\"prompt\": \"Hi\", \"generate_kwargs\": {\"max_new_tokens\": 4}}"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> chat = BuiltImages.chat(http, "http://127.0.0.1:" + runtimePort);
     assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
     assertThat(chat.body()).contains("\"Result\"");
     // The seed's last step, from our curl image: curl -X POST .../chat, its answer on stdout.

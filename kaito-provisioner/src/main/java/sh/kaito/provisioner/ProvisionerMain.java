@@ -26,6 +26,8 @@ import sh.kaito.provisioner.azure.AzureConfig;
 import sh.kaito.provisioner.cloud.CloudProvider;
 import sh.kaito.provisioner.cloud.FakeGpuCloudProvider;
 import sh.kaito.provisioner.lifecycle.NodeClaimController;
+import sh.kaito.provisioner.local.LocalRealCloudProvider;
+import sh.kaito.provisioner.local.RealNodeSettings;
 
 /**
  * The provisioner process: turns NodeClaims into nodes until it is stopped, on the fake GPU cloud
@@ -59,7 +61,7 @@ public final class ProvisionerMain {
     KubernetesClient client = client(options.kubeconfig());
     CloudProvider provider;
     try {
-      provider = provider(options.provider(), client, System.getenv());
+      provider = provider(options, client, System.getenv());
     } catch (IllegalArgumentException e) {
       System.err.println("error: " + e.getMessage());
       System.exit(2);
@@ -93,8 +95,13 @@ public final class ProvisionerMain {
    *
    * @throws IllegalArgumentException when the environment lacks what the provider needs
    */
-  static CloudProvider provider(String name, KubernetesClient client, Map<String, String> env)
+  static CloudProvider provider(
+      ProvisionerOptions options, KubernetesClient client, Map<String, String> env)
       throws NoSuchAlgorithmException {
+    String name = options.provider();
+    if (name.equals("local-real")) {
+      return new LocalRealCloudProvider(client, SkuTable.azure(), realNodes(options, env));
+    }
     if (!name.equals("azure")) {
       return new FakeGpuCloudProvider(client, SkuTable.azure());
     }
@@ -110,6 +117,33 @@ public final class ProvisionerMain {
         config.resourceGroup(),
         config.clusterName(),
         AzureAgentPoolCloudProvider.nodesFrom(client));
+  }
+
+  /**
+   * The real-node settings from the flags and the environment's binaries.
+   *
+   * @throws IllegalArgumentException naming what is missing or malformed
+   */
+  static RealNodeSettings realNodes(ProvisionerOptions options, Map<String, String> env) {
+    ProvisionerOptions.RealNodeOptions r = options.realNodes();
+    String kubeconfig = options.kubeconfig() != null ? options.kubeconfig() : env.get("KUBECONFIG");
+    if (kubeconfig == null || kubeconfig.isBlank() || !Files.isRegularFile(Path.of(kubeconfig))) {
+      throw new IllegalArgumentException(
+          "--provider=local-real needs a kubeconfig file (--kubeconfig or $KUBECONFIG): the"
+              + " kubelets and kube-proxy use it");
+    }
+    Map<String, Path> cas = new java.util.LinkedHashMap<>();
+    r.registryCas().forEach((host, file) -> cas.put(host, Path.of(file).toAbsolutePath()));
+    return new RealNodeSettings(
+        Path.of(r.stateDir()).toAbsolutePath(),
+        r.bridge(),
+        RealNodeSettings.Subnet.parse(r.subnet()),
+        java.util.Optional.ofNullable(r.serviceCidr()),
+        Path.of(kubeconfig).toAbsolutePath(),
+        r.pauseImage(),
+        r.plainHttpRegistries(),
+        cas,
+        RealNodeSettings.Binaries.fromEnvironment(env));
   }
 
   private static KubernetesClient client(String kubeconfig) throws IOException {

@@ -47,10 +47,55 @@ class ProvisionerOptionsTest {
   @Test
   void azureIsAProviderThatNeedsGpuProvisionersEnvironment() {
     assertThat(ProvisionerOptions.parse(List.of("--provider=azure")).provider()).isEqualTo("azure");
-    assertThatThrownBy(() -> ProvisionerMain.provider("azure", null, java.util.Map.of()))
+    assertThatThrownBy(
+            () ->
+                ProvisionerMain.provider(
+                    ProvisionerOptions.parse(List.of("--provider=azure")),
+                    null,
+                    java.util.Map.of()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith("--provider=azure needs gpu-provisioner's environment:")
         .hasMessageContaining("ARM_SUBSCRIPTION_ID is not set");
+  }
+
+  @Test
+  void localRealTakesItsNodeFlagsAndNeedsAPauseImageAndItsBinaries() {
+    ProvisionerOptions o =
+        ProvisionerOptions.parse(
+            List.of(
+                "--provider=local-real",
+                "--real-node-pause-image=127.0.0.1:5000/kaito/kaito-pause:1",
+                "--real-node-insecure-registries=127.0.0.1:5000, 10.88.0.1:5000",
+                "--real-node-registry-cas=reg.local:443=/tmp/ca.crt",
+                "--real-node-dir=/tmp/rn",
+                "--real-node-bridge=kbr1",
+                "--real-node-subnet=10.89.0.0/24",
+                "--real-node-service-cidr=10.97.0.0/16"));
+    ProvisionerOptions.RealNodeOptions r = o.realNodes();
+    assertThat(r.plainHttpRegistries()).containsExactly("127.0.0.1:5000", "10.88.0.1:5000");
+    assertThat(r.registryCas()).containsEntry("reg.local:443", "/tmp/ca.crt");
+    assertThat(r.stateDir()).isEqualTo("/tmp/rn");
+    assertThat(r.bridge()).isEqualTo("kbr1");
+    assertThat(r.subnet()).isEqualTo("10.89.0.0/24");
+    assertThat(r.serviceCidr()).isEqualTo("10.97.0.0/16");
+    assertThatThrownBy(() -> ProvisionerOptions.parse(List.of("--provider=local-real")))
+        .hasMessageContaining("--real-node-pause-image");
+    assertThatThrownBy(
+            () -> ProvisionerMain.provider(o, null, java.util.Map.of("KUBECONFIG", "/nonexistent")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("needs a kubeconfig file");
+    assertThatThrownBy(
+            () ->
+                ProvisionerMain.realNodes(
+                    ProvisionerOptions.parse(
+                        List.of(
+                            "--provider=local-real",
+                            "--real-node-pause-image=p",
+                            "--kubeconfig=pom.xml")),
+                    java.util.Map.of("KAITO_KUBELET_BIN", "/nonexistent/kubelet")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("KAITO_KUBELET_BIN")
+        .hasMessageContaining("KAITO_KUBE_PROXY_BIN");
   }
 
   @Test

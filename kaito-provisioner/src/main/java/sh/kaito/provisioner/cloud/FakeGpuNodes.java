@@ -82,17 +82,7 @@ public final class FakeGpuNodes {
     labels.put("kubernetes.io/hostname", name);
     labels.put("kubernetes.io/os", "linux");
     labels.put("kubernetes.io/arch", "amd64");
-    labels.put("karpenter.sh/capacity-type", "on-demand");
-    labels.put("kaito.sh/machine-type", "gpu");
-    labels.putAll(ClaimLabels.of(claim));
-    labels.put(KarpenterConditions.INSTANCE_TYPE_LABEL, sku.name());
-    labels.put(KarpenterConditions.AZURE_SKU_NAME_LABEL, sku.name());
-    labels.put("accelerator", "nvidia");
-    labels.put("nvidia.com/gpu.present", "true");
-    labels.put("nvidia.com/gpu.product", gpuProduct(sku));
-    labels.put("nvidia.com/gpu.count", Integer.toString(sku.gpuCount()));
-    labels.put("nvidia.com/gpu.memory", Long.toString(sku.perGpuMemory().bytes() / MIB));
-    labels.put(CLAIM_LABEL, claimName);
+    labels.putAll(gpuNodeLabels(claim, sku));
 
     List<Taint> taints = new ArrayList<>();
     if (claim.getSpec() != null && claim.getSpec().getTaints() != null) {
@@ -129,6 +119,27 @@ public final class FakeGpuNodes {
           .endMetadata();
     }
     return node.build();
+  }
+
+  /**
+   * The labels a GPU node made for this claim carries, whatever makes it (kwok or a real kubelet):
+   * the claim's labels and requirements, the capacity and machine type, the instance type, GPU
+   * feature discovery's {@code nvidia.com/gpu.*} labels and {@link #CLAIM_LABEL}.
+   */
+  public static Map<String, String> gpuNodeLabels(NodeClaim claim, GpuSku sku) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put("karpenter.sh/capacity-type", "on-demand");
+    labels.put("kaito.sh/machine-type", "gpu");
+    labels.putAll(ClaimLabels.of(claim));
+    labels.put(KarpenterConditions.INSTANCE_TYPE_LABEL, sku.name());
+    labels.put(KarpenterConditions.AZURE_SKU_NAME_LABEL, sku.name());
+    labels.put("accelerator", "nvidia");
+    labels.put("nvidia.com/gpu.present", "true");
+    labels.put("nvidia.com/gpu.product", gpuProduct(sku));
+    labels.put("nvidia.com/gpu.count", Integer.toString(sku.gpuCount()));
+    labels.put("nvidia.com/gpu.memory", Long.toString(sku.perGpuMemory().bytes() / MIB));
+    labels.put(CLAIM_LABEL, claim.getMetadata().getName());
+    return labels;
   }
 
   /**

@@ -1,0 +1,438 @@
+package sh.kaito.images;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import sh.kaito.api.karpenter.KarpenterConditions;
+import sh.kaito.api.karpenter.NodeClaim;
+import sh.kaito.api.v1beta1.Workspace;
+import sh.kaito.api.yaml.KaitoYaml;
+import sh.kaito.controller.ControllerOptions;
+import sh.kaito.controller.manifests.NodeClaims;
+import sh.kaito.images.ImageBuilder.Kind;
+import sh.kaito.provisioner.ProvisionerMain;
+import sh.kaito.runtime.server.TinyModels;
+import sh.kaito.testsupport.ControlPlane;
+import sh.kaito.testsupport.TestNamespaces;
+import sh.kaito.testsupport.WithControlPlane;
+
+/**
+ * The provisioner with {@code --provider=local-real}, as its own process, turns a NodeClaim into a
+ * real node on this machine (kubelet + containerd + runc + CNI bridge + kube-proxy): the node turns
+ * Ready with the claim's labels and taint and a GPU as an extended resource; the runtime image,
+ * pulled from the local registry, serves a tiny model in a real container whose log the API
+ * returns; its Service's ClusterIP answers HTTP through kube-proxy. Deleting the claim removes the
+ * node, and the machine looks as before: no kubelet, containerd or kube-proxy of ours, the same
+ * network devices, routes, iptables chains and mounts.
+ */
+@WithControlPlane
+class RealNodeIT {
+  private static final Duration READY_TIMEOUT = Duration.ofMinutes(3);
+
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+  @Test
+  void aNodeClaimBecomesARealNodeThatRunsOurImageBehindAServiceAndLeavesNothing(
+      KubernetesClient client, ControlPlane cp) throws Exception {
+    BuiltImages images = BuiltImages.get();
+    String ns = TestNamespaces.create(client, "real-node");
+    // Unique per run: two runs on one machine must not share a bridge or folder (the second one
+    // would wait for the first's lock).
+    String id = UUID.randomUUID().toString().replace("-", "").substring(0, 6);
+    Path stateDir = Path.of("/tmp", "krn-" + id);
+    String bridge = "krn" + id;
+    String subnet = "10.89." + (1 + (int) (Math.random() * 250)) + ".0/24";
+    NodeClaim claim = claim(ns);
+    String claimName = claim.getMetadata().getName();
+    String nodeName = "kaito-real-" + claimName;
+
+    Snapshot before = Snapshot.take(stateDir);
+    Path shared = Files.createTempDirectory(Path.of("/tmp"), "krn-model-");
+    Path log = Path.of("target", "real-node-provisioner-" + id + ".log").toAbsolutePath();
+    Process provisioner =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                ProvisionerMain.class.getName(),
+                "--provider=local-real",
+                "--kubeconfig=" + cp.kubeconfig(),
+                "--real-node-pause-image=" + images.reference(Kind.PAUSE),
+                "--real-node-insecure-registries=" + images.registry.host(),
+                "--real-node-dir=" + stateDir,
+                "--real-node-bridge=" + bridge,
+                "--real-node-subnet=" + subnet,
+                "--gc-interval-seconds=3600")
+            .redirectErrorStream(true)
+            .redirectOutput(log.toFile())
+            .start();
+    try {
+      client.resources(NodeClaim.class).resource(claim).create();
+      await(
+          "node " + nodeName + " Ready with its GPU (provisioner log " + log + ")",
+          () -> readyWithGpu(client.nodes().withName(nodeName).get()),
+          provisioner,
+          log,
+          stateDir.resolve(nodeName).resolve("kubelet.log"));
+      Node node = client.nodes().withName(nodeName).get();
+      assertThat(node.getMetadata().getLabels())
+          .containsEntry("kaito.sh/workspace", ns)
+          .containsEntry("apps", "real-node")
+          .containsEntry(KarpenterConditions.INSTANCE_TYPE_LABEL, "Standard_NC6s_v3")
+          .containsEntry("nvidia.com/gpu.count", "1")
+          .containsEntry("kaito.sh/nodeclaim", claimName);
+      assertThat(node.getSpec().getTaints())
+          .anySatisfy(t -> assertThat(t.getKey() + "=" + t.getValue()).isEqualTo("sku=gpu"));
+      assertThat(node.getSpec().getProviderID()).isEqualTo("kaito-local://" + nodeName);
+      assertThat(node.getStatus().getAllocatable().get("nvidia.com/gpu"))
+          .isEqualTo(new Quantity("1"));
+      await(
+          "claim " + claimName + " Ready",
+          () -> claimReady(client, claimName),
+          provisioner,
+          log,
+          log);
+
+      Path weights = TinyModels.model(shared.resolve("weights"), 128, 5);
+      worldReadable(shared);
+      client.pods().inNamespace(ns).resource(runtimePod(images, weights)).create();
+      client.services().inNamespace(ns).resource(service()).create();
+      await(
+          "runtime pod Ready on " + nodeName,
+          () -> podReady(client.pods().inNamespace(ns).withName("runtime").get(), nodeName),
+          provisioner,
+          log,
+          stateDir.resolve(nodeName).resolve("kubelet.log"));
+      Pod pod = client.pods().inNamespace(ns).withName("runtime").get();
+      assertThat(pod.getStatus().getPodIP()).startsWith(subnet.substring(0, subnet.length() - 4));
+      String clusterIp =
+          client.services().inNamespace(ns).withName("runtime").get().getSpec().getClusterIP();
+      HttpResponse<String> chat = BuiltImages.chat(http, "http://" + clusterIp);
+      assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+      assertThat(chat.body()).contains("\"Result\"");
+      // The container's log, through the API server and the kubelet.
+      String podLog = client.pods().inNamespace(ns).withName("runtime").getLog();
+      assertThat(podLog).contains("server listening").contains("request endpoint=/chat status=200");
+
+      client.resources(NodeClaim.class).withName(claimName).delete();
+      await(
+          "claim and node gone",
+          () ->
+              client.resources(NodeClaim.class).withName(claimName).get() == null
+                  && client.nodes().withName(nodeName).get() == null,
+          provisioner,
+          log,
+          log);
+      awaitEqual(before, stateDir, provisioner, log);
+    } finally {
+      provisioner.destroy();
+      if (!provisioner.waitFor(60, TimeUnit.SECONDS)) {
+        provisioner.destroyForcibly();
+      }
+      DjlNatives.deleteTree(shared);
+    }
+    // The shutdown hook has nothing left to do; the machine stays as it was.
+    assertThat(Snapshot.take(stateDir)).isEqualTo(before);
+  }
+
+  /** The NodeClaim the Workspace controller writes for a one-GPU workspace (its own code). */
+  private static NodeClaim claim(String workspace) {
+    Workspace ws =
+        KaitoYaml.parseWorkspace(
+            """
+            apiVersion: kaito.sh/v1beta1
+            kind: Workspace
+            metadata: {name: %s, namespace: %s, uid: %s}
+            resource:
+              instanceType: Standard_NC6s_v3
+              labelSelector: {matchLabels: {apps: real-node}}
+            inference: {preset: {name: phi-3-mini-4k-instruct}}
+            """
+                .formatted(workspace, workspace, UUID.randomUUID()));
+    return NodeClaims.desired(ws, 0, null, ControllerOptions.defaults());
+  }
+
+  /** The runtime as Kaito's inference pods run it: asks for a GPU, tolerates the GPU taint. */
+  private static Pod runtimePod(BuiltImages images, Path weights) {
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName("runtime")
+        .addToLabels("app", "runtime")
+        .endMetadata()
+        .withNewSpec()
+        .addNewToleration()
+        .withKey("sku")
+        .withOperator("Equal")
+        .withValue("gpu")
+        .withEffect("NoSchedule")
+        .endToleration()
+        .addNewContainer()
+        .withName("runtime")
+        .withImage(images.reference(Kind.RUNTIME))
+        .withCommand(
+            "kaito-runtime",
+            "serve",
+            "--preset",
+            "tiny-preset",
+            "--weights",
+            "/workspace/weights",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            "5000")
+        .addNewPort()
+        .withContainerPort(5000)
+        .endPort()
+        .withNewResources()
+        .addToLimits("nvidia.com/gpu", new Quantity("1"))
+        .endResources()
+        .withNewReadinessProbe()
+        .withNewHttpGet()
+        .withPath("/health")
+        .withNewPort(5000)
+        .endHttpGet()
+        .withPeriodSeconds(1)
+        .endReadinessProbe()
+        .addNewVolumeMount()
+        .withName("weights")
+        .withMountPath("/workspace/weights")
+        .withReadOnly(true)
+        .endVolumeMount()
+        .endContainer()
+        .addNewVolume()
+        .withName("weights")
+        .withNewHostPath()
+        .withPath(weights.toString())
+        .endHostPath()
+        .endVolume()
+        .endSpec()
+        .build();
+  }
+
+  private static Service service() {
+    return new ServiceBuilder()
+        .withNewMetadata()
+        .withName("runtime")
+        .endMetadata()
+        .withNewSpec()
+        .addToSelector("app", "runtime")
+        .addNewPort()
+        .withPort(80)
+        .withNewTargetPort(5000)
+        .endPort()
+        .endSpec()
+        .build();
+  }
+
+  private static boolean readyWithGpu(Node node) {
+    return node != null
+        && node.getStatus() != null
+        && node.getStatus().getConditions().stream()
+            .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"))
+        && node.getStatus().getAllocatable() != null
+        && new Quantity("1").equals(node.getStatus().getAllocatable().get("nvidia.com/gpu"));
+  }
+
+  private static boolean claimReady(KubernetesClient client, String name) {
+    NodeClaim c = client.resources(NodeClaim.class).withName(name).get();
+    return c != null
+        && c.getStatus() != null
+        && c.getStatus().getConditions().stream()
+            .anyMatch(x -> x.getType().equals("Ready") && x.getStatus().equals("True"));
+  }
+
+  private static boolean podReady(Pod pod, String nodeName) {
+    return pod != null
+        && nodeName.equals(pod.getSpec().getNodeName())
+        && pod.getStatus() != null
+        && pod.getStatus().getConditions().stream()
+            .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
+  }
+
+  private static void worldReadable(Path dir) throws Exception {
+    try (Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.toList()) {
+        Files.setPosixFilePermissions(
+            p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
+      }
+    }
+  }
+
+  private static void await(
+      String what, Supplier<Boolean> done, Process provisioner, Path log, Path detail)
+      throws Exception {
+    long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!provisioner.isAlive()) {
+        throw new AssertionError(
+            "provisioner exited while waiting for " + what + ":\n" + tail(log));
+      }
+      try {
+        if (done.get()) {
+          return;
+        }
+      } catch (RuntimeException e) {
+        // the API server or the node is still on its way
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError(
+        "no " + what + " within " + READY_TIMEOUT + "\n" + tail(log) + "\n---\n" + tail(detail));
+  }
+
+  private static void awaitEqual(Snapshot before, Path stateDir, Process provisioner, Path log)
+      throws Exception {
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    Snapshot now = Snapshot.take(stateDir);
+    while (!now.equals(before) && System.nanoTime() < deadline) {
+      Thread.sleep(250);
+      now = Snapshot.take(stateDir);
+    }
+    assertThat(now).as("the machine after the node is gone; log:\n%s", tail(log)).isEqualTo(before);
+  }
+
+  private static String tail(Path file) {
+    try {
+      List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+      return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+    } catch (Exception e) {
+      return "(no " + file + ")";
+    }
+  }
+
+  /**
+   * What a real node could leave behind: our processes (kubelet, kube-proxy, containerd started
+   * with a config under the state folder, their shims), network devices, routes, iptables chains in
+   * both families, mounts, network namespaces, and the state folder itself.
+   */
+  record Snapshot(
+      List<String> processes,
+      Set<String> links,
+      Set<String> routes,
+      Set<String> chains,
+      Set<String> mounts,
+      Set<String> pathsAndSysctls) {
+
+    static Snapshot take(Path stateDir) throws Exception {
+      List<String> processes = new ArrayList<>();
+      String kubeBin = System.getenv().getOrDefault("KAITO_KUBE_BIN", "/nonexistent");
+      ProcessHandle.allProcesses()
+          .forEach(
+              p -> {
+                String cmd = p.info().command().orElse("");
+                String args = String.join(" ", p.info().arguments().orElse(new String[0]));
+                if (cmd.startsWith(kubeBin + "/kube") || args.contains(stateDir.toString())) {
+                  processes.add(p.pid() + " " + cmd + " " + args);
+                }
+              });
+      Set<String> chains = new TreeSet<>();
+      for (String family : List.of("iptables", "ip6tables")) {
+        String table = "";
+        for (String line : run(family + "-save").lines().toList()) {
+          if (line.startsWith("*")) {
+            table = line.substring(1);
+          } else if (line.startsWith(":") && line.split(" ")[1].equals("-")) {
+            // A chain of someone's; built-in ones (policy ACCEPT) come with a table once used.
+            chains.add(family + " " + table + " " + line.substring(1).split(" ")[0]);
+          } else if (line.startsWith("-A ")) {
+            chains.add(family + " " + table + " " + line);
+          }
+        }
+      }
+      Set<String> mounts = new TreeSet<>();
+      for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
+        mounts.add(line.split(" ")[1]);
+      }
+      Set<String> paths = new TreeSet<>();
+      List<Path> candidates =
+          new ArrayList<>(
+              List.of(
+                  stateDir,
+                  Path.of("/var/lib/kubelet"),
+                  Path.of("/var/log/containers"),
+                  Path.of("/var/log/pods"),
+                  Path.of("/run/containerd"),
+                  Path.of("/run/netns")));
+      try (Stream<Path> hierarchies = Files.list(Path.of("/sys/fs/cgroup"))) {
+        hierarchies.forEach(h -> candidates.add(h.resolve("k8s.io")));
+      }
+      for (Path p : candidates) {
+        if (Files.exists(p)) {
+          paths.add(p.toString());
+        }
+      }
+      for (String key : SYSCTLS) {
+        Path p = Path.of("/proc/sys", key);
+        if (Files.isReadable(p)) {
+          // One read: the kernel answers a read at a non-zero offset with end of file.
+          try (var in = Files.newInputStream(p)) {
+            byte[] buf = new byte[4096];
+            int n = in.read(buf);
+            paths.add(
+                key + "=" + new String(buf, 0, Math.max(n, 0), StandardCharsets.US_ASCII).strip());
+          }
+        }
+      }
+      return new Snapshot(
+          processes,
+          names(run("ip", "-o", "link", "show")),
+          new TreeSet<>(run("ip", "route", "show").lines().map(String::strip).toList()),
+          chains,
+          mounts,
+          paths);
+    }
+
+    /** Kernel settings the kubelet, the bridge plugin or kube-proxy would change. */
+    private static final List<String> SYSCTLS =
+        List.of(
+            "net/ipv4/ip_forward",
+            "net/ipv4/conf/all/route_localnet",
+            "vm/overcommit_memory",
+            "vm/panic_on_oom",
+            "kernel/panic",
+            "kernel/panic_on_oops",
+            "kernel/keys/root_maxkeys",
+            "kernel/keys/root_maxbytes");
+
+    private static Set<String> names(String ipLink) {
+      Set<String> out = new TreeSet<>();
+      for (String line : ipLink.lines().toList()) {
+        String[] parts = line.split(": ");
+        if (parts.length > 1) {
+          out.add(parts[1].split("@")[0]);
+        }
+      }
+      return out;
+    }
+
+    private static String run(String... command) throws Exception {
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      p.waitFor(30, TimeUnit.SECONDS);
+      return out;
+    }
+  }
+}
