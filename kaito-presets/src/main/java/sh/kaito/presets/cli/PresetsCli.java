@@ -15,6 +15,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import sh.kaito.presets.catalog.ModelPreset;
 import sh.kaito.presets.catalog.PresetCatalog;
+import sh.kaito.presets.gguf.GgufException;
+import sh.kaito.presets.gguf.GgufFile;
+import sh.kaito.presets.gguf.GgufToHf;
 import sh.kaito.presets.image.AdapterImage;
 import sh.kaito.presets.image.DockerConfig;
 import sh.kaito.presets.image.HttpOciRegistry;
@@ -39,6 +42,7 @@ import sh.kaito.presets.image.WeightsImagePacker;
       PresetsCli.Pack.class,
       PresetsCli.Push.class,
       PresetsCli.Pull.class,
+      PresetsCli.ImportGguf.class,
       PresetsCli.ListPresets.class
     })
 public final class PresetsCli implements Callable<Integer> {
@@ -340,6 +344,43 @@ public final class PresetsCli implements Callable<Integer> {
           "digest=%s image=%s files=%d bytes=%d layers=%d dir=%s%n",
           r.manifestDigest(), ref, r.files(), r.bytes(), r.layers(), dir);
       return 0;
+    }
+  }
+
+  @Command(
+      name = "import-gguf",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Convert a Llama GGUF (F32, F16, Q8_0, Q4_1 tensors; GPT-2 BPE tokenizer) into a Hugging"
+            + " Face model directory (float32 safetensors, tokenizer.json, tokenizer_config.json"
+            + " with the GGUF's chat template) that the runtime serves and tunes, and that push"
+            + " packs into a weights image.",
+        "DIR must be missing or empty."
+      })
+  static final class ImportGguf extends Base {
+    @Parameters(index = "0", paramLabel = "GGUF", description = "The .gguf file.")
+    Path gguf;
+
+    @Parameters(index = "1", paramLabel = "DIR", description = "Model directory to write.")
+    Path dir;
+
+    @Override
+    int execute() throws ImageException {
+      try {
+        GgufToHf.Result r = GgufToHf.convert(GgufFile.open(gguf), dir, this::progress);
+        root.out.printf(
+            Locale.ROOT,
+            "dir=%s architecture=%s tensors=%d bytes=%d%n",
+            r.dir(),
+            r.architecture(),
+            r.tensors(),
+            r.weightBytes());
+        return 0;
+      } catch (GgufException e) {
+        throw new ImageException(e.getMessage(), e);
+      } catch (java.io.IOException e) {
+        throw new ImageException("cannot convert " + gguf + " into " + dir + ": " + e, e);
+      }
     }
   }
 

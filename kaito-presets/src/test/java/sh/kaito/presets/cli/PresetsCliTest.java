@@ -10,7 +10,7 @@ class PresetsCliTest {
 
   @Test
   void everyCommandHasHelp() {
-    for (String command : new String[] {"pack", "push", "pull", "list"}) {
+    for (String command : new String[] {"pack", "push", "pull", "import-gguf", "list"}) {
       CliRun help = CliRun.of(command, "--help");
       assertThat(help.exit()).as(command).isZero();
       assertThat(help.out()).as(command).contains("Usage: kaito-presets " + command);

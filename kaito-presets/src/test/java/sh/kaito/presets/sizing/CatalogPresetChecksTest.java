@@ -148,4 +148,22 @@ class CatalogPresetChecksTest {
     assertThat(a100.isValid()).as(a100.message()).isTrue();
     assertThat(a100.warnings()).isEmpty();
   }
+
+  @Test
+  void smolLm2IsSizedLikeAnyPresetAndTunable() {
+    // the seed's instance type: 1 V100 of 16Gi covers the preset's tiny needs, with no warning
+    ValidationResult serve = create(inference("smollm2-135m-instruct", "Standard_NC6s_v3"));
+    assertThat(serve.isValid()).as(serve.message()).isTrue();
+    assertThat(serve.warnings()).isEmpty();
+    ValidationResult tune = create(tuning("smollm2-135m-instruct", "Standard_NC6s_v3"));
+    assertThat(tune.isValid()).as(tune.message()).isTrue();
+    assertThat(tune.warnings()).isEmpty();
+
+    // a CPU-only instance type is not a GPU SKU: strict checks refuse it, as for any preset
+    ValidationResult cpu =
+        new WorkspaceValidator(ValidationOptions.defaults(), CatalogPresetChecks.strict())
+            .validateCreate(inference("smollm2-135m-instruct", "Standard_D4s_v3").build());
+    assertThat(cpu.isValid()).isFalse();
+    assertThat(cpu.message()).contains("Unsupported instance type Standard_D4s_v3");
+  }
 }

