@@ -7,6 +7,7 @@ and writes `expected.json` next to the model it saved. Tests run it; nothing her
       (variants: fp32, bf16, fp16, sharded, window, longrope, llama3rope; one directory per spec)
   python oracle.py chat   --out DIR            (chat templates rendered by apply_chat_template)
   python oracle.py smollm2 --gguf FILE --out DIR (real SmolLM2-135M-Instruct: HF dir + expected, cached)
+  python oracle.py smollm2-nf4 --out DIR       (the same with an NF4 base, bitsandbytes: greedy tokens)
 """
 
 import argparse
@@ -107,6 +108,34 @@ def reload(model_dir):
     return tf.AutoModelForCausalLM.from_pretrained(
         model_dir, dtype=torch.float32, attn_implementation="eager"
     ).eval()
+
+
+# QLoRA's quantization (upstream's qlora template; computed in float32 on the CPU).
+QLORA = {"type": "nf4", "blocksize": 64, "double": True}
+
+
+def load_4bit(model_dir):
+    """The model as transformers' load_in_4bit holds it: every decoder projection a bitsandbytes
+    Linear4bit (NF4, double quantization), embeddings, norms and lm_head in float32."""
+    import bitsandbytes as bnb
+    import transformers as tf
+
+    cfg = tf.BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=QLORA["type"],
+        bnb_4bit_use_double_quant=QLORA["double"],
+        bnb_4bit_compute_dtype=torch.float32,
+    )
+    model = tf.AutoModelForCausalLM.from_pretrained(
+        model_dir, quantization_config=cfg, dtype=torch.float32, device_map="cpu",
+        attn_implementation="eager",
+    )
+    for m in model.modules():
+        if isinstance(m, bnb.nn.Linear4bit):
+            # bitsandbytes' inference path on AVX512-BF16 CPUs repacks the weights for a bf16
+            # kernel; the reference is its plain dequantize + float32 GEMM (what training runs).
+            m.support_avx512bf16_for_cpu = False
+    return model
 
 
 def add_adapter(model, adapter_dir, arch, seed=1):
@@ -314,24 +343,47 @@ def smollm2(args):
     ids = tok.apply_chat_template(SMOLLM2_MESSAGES, add_generation_prompt=True, return_tensors="pt")
     with torch.no_grad():
         logits = model(ids).logits[0, -1].float()
-        gen = model.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            do_sample=False,
-            max_new_tokens=args.new_tokens,
-            min_new_tokens=args.new_tokens,
-        )
-    new = gen[0, ids.shape[1]:]
-    expected = {
+    new = greedy_new_tokens(model, ids, args.new_tokens)
+    write_once(done, {
         "messages": SMOLLM2_MESSAGES,
         "prompt_ids": ids[0].tolist(),
         "last_logits": logits.tolist(),
         "generated": new.tolist(),
         "text": tok.decode(new, skip_special_tokens=True),
-    }
+    })
+
+
+def greedy_new_tokens(model, ids, n):
+    """Exactly n greedy tokens after the prompt ids [1, len]."""
+    with torch.no_grad():
+        gen = model.generate(
+            ids, attention_mask=torch.ones_like(ids), do_sample=False,
+            max_new_tokens=n, min_new_tokens=n,
+        )
+    return gen[0, ids.shape[1]:]
+
+
+def write_once(done, expected):
+    """Writes the JSON whole (a cache entry is complete or absent)."""
     with open(done + ".tmp", "w") as f:
         json.dump(expected, f)
     os.replace(done + ".tmp", done)
+
+
+def smollm2_nf4(args):
+    """SmolLM2 (the HF directory `smollm2` made) with its projections in NF4 as bitsandbytes holds
+    them: the prompt's greedy tokens, cached in --out."""
+    done = os.path.join(args.out, "expected-nf4.json")
+    if os.path.exists(done):
+        return
+    import transformers as tf
+
+    model_dir = os.path.join(args.out, "model")
+    tok = tf.AutoTokenizer.from_pretrained(model_dir)
+    model = load_4bit(model_dir).eval()
+    ids = tok.apply_chat_template(SMOLLM2_MESSAGES, add_generation_prompt=True, return_tensors="pt")
+    new = greedy_new_tokens(model, ids, args.new_tokens)
+    write_once(done, {"generated": new.tolist(), "text": tok.decode(new, skip_special_tokens=True)})
 
 
 def main():
@@ -347,9 +399,12 @@ def main():
     sm.add_argument("--gguf", required=True)
     sm.add_argument("--out", required=True)
     sm.add_argument("--new-tokens", type=int, default=64)
+    nf = sub.add_parser("smollm2-nf4")
+    nf.add_argument("--out", required=True, help="the directory smollm2 wrote")
+    nf.add_argument("--new-tokens", type=int, default=32)
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    {"cases": cases, "chat": chat, "smollm2": smollm2}[args.cmd](args)
+    {"cases": cases, "chat": chat, "smollm2": smollm2, "smollm2-nf4": smollm2_nf4}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """The reference for `kaito-runtime tune`: TRL's SFTTrainer + PEFT on the same weights and batches.
 
-  python tune_oracle.py parity --out DIR --arch llama|qwen2|phi3 [--arch ...]
-      One directory per arch: model/ (a tiny model with every weight random, norms and biases
+  python tune_oracle.py parity --out DIR --arch llama|qwen2|phi3|llama-qlora [--arch ...]
+      One directory per arch (llama-qlora: QLoRA, the llama model loaded in NF4 with double
+      quantization by transformers + bitsandbytes, LoRA on top): model/ (a tiny model with every weight random, norms and biases
       included; a tokenizer), data.json (pre-tokenized examples: input_ids + labels), plan.json
       (the training settings), init/ (PEFT's initial adapter), then TRL trains it and writes
       expected.json (the loss of every optimizer step) and trl/ (the final adapter).
-  python tune_oracle.py peft-logits --ids 1,2,3 --case MODEL_DIR:ADAPTER_DIR:OUT_JSON ...
-      Logits of PeftModel.from_pretrained(model, adapter) on the ids, per case.
+  python tune_oracle.py peft-logits --ids 1,2,3 --case MODEL_DIR:ADAPTER_DIR:OUT_JSON[:nf4] ...
+      Logits of PeftModel.from_pretrained(model, adapter) on the ids, per case (nf4: the base
+      loaded in 4 bits as the QLoRA run loads it).
   python tune_oracle.py bench ...   (bench/tuning: see run.sh)
 """
 
@@ -34,8 +36,23 @@ TARGETS = {
 FAMILY = {"llama": "llama3", "qwen2": "qwen2", "phi3": "phi3"}
 
 
+QLORA = oracle.QLORA
+load_4bit = oracle.load_4bit
+
+
 def random_model(arch, model_dir, seed=0):
-    model = oracle.build_model(arch, "fp32", seed)
+    if arch == "llama-qlora":
+        # Rows of whole 64-value blocks (intermediate 128): bitsandbytes' AVX-512 dequantize
+        # mis-indexes the scales of rows that are not (see docs/quantization.md).
+        torch.manual_seed(seed)
+        cfg = oracle.tiny_config("llama", "fp32")
+        cfg.intermediate_size = 128
+        model = __import__("transformers").AutoModelForCausalLM.from_config(
+            cfg, attn_implementation="eager"
+        )
+        arch = "llama"
+    else:
+        model = oracle.build_model(arch, "fp32", seed)
     g = torch.Generator().manual_seed(seed + 100)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -46,6 +63,10 @@ def random_model(arch, model_dir, seed=0):
     model.save_pretrained(model_dir, safe_serialization=True)
     oracle.make_tokenizer(FAMILY[arch], model_dir)
     return oracle.reload(model_dir)
+
+
+def base_arch(arch):
+    return arch.split("-")[0]
 
 
 def examples(n, seed):
@@ -72,11 +93,14 @@ def parity(args):
         out = os.path.join(args.out, arch)
         model_dir = os.path.join(out, "model")
         model = random_model(arch, model_dir)
+        qlora = arch.endswith("-qlora")
+        if qlora:
+            model = load_4bit(model_dir)
         rows = examples(22, seed=5)  # 11 batches of 2: the last step of each epoch has one batch
         plan = {
             "r": 4,
             "lora_alpha": 8,
-            "target_modules": TARGETS[arch],
+            "target_modules": TARGETS[base_arch(arch)],
             "use_rslora": arch == "qwen2",
             "learning_rate": 1e-2,
             "weight_decay": 0.01 if arch == "llama" else 0.0,
@@ -87,6 +111,8 @@ def parity(args):
             "gradient_accumulation_steps": 2,
             "max_steps": args.steps,
         }
+        if qlora:
+            plan["quantization"] = QLORA
         with open(os.path.join(out, "data.json"), "w") as f:
             json.dump(rows, f)
         with open(os.path.join(out, "plan.json"), "w") as f:
@@ -134,6 +160,7 @@ def parity(args):
             dataloader_num_workers=0,
             disable_tqdm=True,
         )
+        initial = {n: p.detach().clone() for n, p in pm.named_parameters() if p.requires_grad}
         tok = __import__("transformers").AutoTokenizer.from_pretrained(model_dir)
         trainer = Reference(
             model=pm,
@@ -141,6 +168,13 @@ def parity(args):
             train_dataset=datasets.Dataset.from_list(rows),
             processing_class=tok,
         )
+        if qlora:
+            # TRL 1.16 turns the LoRA weights of a quantized model into bfloat16 (the QLoRA paper's
+            # recommendation); the reference here is PEFT + bitsandbytes with float32 adapters,
+            # what our CPU run computes in, from the initial adapter saved above.
+            for name, p in pm.named_parameters():
+                if p.requires_grad:
+                    p.data = initial[name]
         trainer.train()
         pm.save_pretrained(os.path.join(out, "trl"), safe_serialization=True)
         with open(os.path.join(out, "expected.json"), "w") as f:
@@ -152,8 +186,8 @@ def peft_logits(args):
 
     ids = torch.tensor([[int(t) for t in args.ids.split(",")]])
     for case in args.case:
-        model_dir, adapter_dir, out = case.split(":")
-        model = oracle.reload(model_dir)
+        model_dir, adapter_dir, out, *quant = case.split(":")
+        model = load_4bit(model_dir) if quant == ["nf4"] else oracle.reload(model_dir)
         pm = peft.PeftModel.from_pretrained(model, adapter_dir).eval()
         with torch.no_grad():
             logits = pm(ids).logits[0].float()

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import sh.kaito.runtime.engine.CausalLM;
 import sh.kaito.runtime.engine.WeightPlacement;
+import sh.kaito.runtime.quant.FourBitFormat;
 import sh.kaito.runtime.tuning.data.TokenizedExample;
 import sh.kaito.runtime.tuning.train.LoraTrainer;
 import sh.kaito.runtime.tuning.train.TrainingPlan;
@@ -20,8 +21,9 @@ import sh.kaito.runtime.tuning.train.TrainingPlan;
  * {@code bench/tuning/bench_trl.py} measures TRL: random sequences, every token in the loss,
  * upstream's default LoRA (r 8, alpha 8, PEFT's default targets), the first step a warm-up.
  *
- * <p>{@code TuneBench MODEL_DIR THREADS SEQ BATCH STEPS}; prints {@code java tokens_s=...
- * cpu_tokens_s=... peak_rss_mib=...}.
+ * <p>{@code TuneBench MODEL_DIR THREADS SEQ BATCH STEPS [qlora]}; prints {@code java tokens_s=...
+ * cpu_tokens_s=... peak_rss_mib=...} ({@code java-qlora ...}: the base's projections in NF4 with
+ * double quantization, as {@code tune --method qlora}).
  */
 public final class TuneBench {
 
@@ -35,7 +37,10 @@ public final class TuneBench {
     int steps = Integer.parseInt(args[4]);
     OperatingSystemMXBean cpu =
         (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
-    try (CausalLM model = CausalLM.load(dir, Device.cpu(), WeightPlacement.MAPPED)) {
+    boolean qlora = args.length > 5 && args[5].equals("qlora");
+    try (CausalLM model =
+        CausalLM.load(
+            dir, Device.cpu(), WeightPlacement.MAPPED, qlora ? FourBitFormat.QLORA : null)) {
       JniUtils.setNumThreads(threads);
       SplittableRandom random = new SplittableRandom(1);
       List<TokenizedExample> examples = new ArrayList<>();
@@ -73,7 +78,8 @@ public final class TuneBench {
                   }));
       double tokens = (double) (steps - 1) * batch * seq;
       System.out.printf(
-          "java tokens_s=%.1f cpu_tokens_s=%.1f peak_rss_mib=%d steps=%d threads=%d%n",
+          "%s tokens_s=%.1f cpu_tokens_s=%.1f peak_rss_mib=%d steps=%d threads=%d%n",
+          qlora ? "java-qlora" : "java",
           tokens / ((wall[1] - wall[0]) / 1e9),
           tokens / ((cpuTime[1] - cpuTime[0]) / 1e9),
           peakRssMib(),

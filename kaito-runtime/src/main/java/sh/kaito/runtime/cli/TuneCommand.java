@@ -19,6 +19,7 @@ import picocli.CommandLine.Spec;
 import sh.kaito.runtime.engine.CausalLM;
 import sh.kaito.runtime.engine.WeightPlacement;
 import sh.kaito.runtime.model.ModelFormatException;
+import sh.kaito.runtime.quant.FourBitFormat;
 import sh.kaito.runtime.tokenizer.TextTokenizer;
 import sh.kaito.runtime.tuning.config.LoraSettings;
 import sh.kaito.runtime.tuning.config.TrainingArguments;
@@ -33,9 +34,10 @@ import sh.kaito.runtime.tuning.train.TargetModules;
 import sh.kaito.runtime.tuning.train.TrainingPlan;
 
 /**
- * {@code tune --preset NAME --method lora --weights DIR --data DIR --output DIR --gpus N --port P
- * [--config FILE]}: the tuning Job's main container (kaito-controller {@code TuningJobs}). Trains a
- * LoRA adapter as upstream's TRL {@code SFTTrainer} run does, writes it to the output directory
+ * {@code tune --preset NAME --method lora|qlora --weights DIR --data DIR --output DIR --gpus N
+ * --port P [--config FILE]}: the tuning Job's main container (kaito-controller {@code TuningJobs}).
+ * Trains a LoRA adapter as upstream's TRL {@code SFTTrainer} run does (QLoRA: on a base whose
+ * projections are held in 4 bits, {@code QuantizationConfig}), writes it to the output directory
  * (PEFT's {@code adapter_config.json} + {@code adapter_model.safetensors}) and then the marker
  * {@code fine_tuning_completed.txt} the pusher waits for.
  *
@@ -48,13 +50,28 @@ import sh.kaito.runtime.tuning.train.TrainingPlan;
     name = "tune",
     mixinStandardHelpOptions = true,
     description = {
-      "Fine-tune the model in --weights with LoRA on the data in --data; write the adapter and"
-          + " fine_tuning_completed.txt to --output."
+      "Fine-tune the model in --weights with LoRA (QLoRA: on a 4-bit base) on the data in"
+          + " --data; write the adapter and fine_tuning_completed.txt to --output."
     })
 final class TuneCommand implements Callable<Integer> {
 
   private static final Logger LOG = LoggerFactory.getLogger(TuneCommand.class);
   static final String MARKER = "fine_tuning_completed.txt";
+
+  /**
+   * {@code --method qlora} without {@code --config}: upstream's qlora template's quantization (NF4,
+   * double quantization, bfloat16 compute, which the CPU computes in float32), other keys at their
+   * defaults as for lora.
+   */
+  static final String QLORA_DEFAULTS =
+      """
+      training_config:
+        QuantizationConfig:
+          load_in_4bit: true
+          bnb_4bit_quant_type: nf4
+          bnb_4bit_compute_dtype: bfloat16
+          bnb_4bit_use_double_quant: true
+      """;
 
   @Spec CommandSpec spec;
 
@@ -120,12 +137,7 @@ final class TuneCommand implements Callable<Integer> {
 
   private int tune() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    if (method.equals("qlora")) {
-      throw new CommandFailure(
-          "--method qlora is not supported yet (4-bit base weights come with the QLoRA"
-              + " work); use --method lora");
-    }
-    if (!method.equals("lora")) {
+    if (!method.equals("lora") && !method.equals("qlora")) {
       throw new CommandFailure("--method must be lora or qlora, got '" + method + "'");
     }
     List<String> defaultTargets =
@@ -133,11 +145,20 @@ final class TuneCommand implements Callable<Integer> {
     TrainingConfig cfg =
         config != null
             ? TrainingConfig.load(config, defaultTargets)
-            : TrainingConfig.defaults(defaultTargets);
-    if (cfg.quantized()) {
+            : method.equals("qlora")
+                ? TrainingConfig.parse(QLORA_DEFAULTS, defaultTargets)
+                : TrainingConfig.defaults(defaultTargets);
+    boolean qlora = method.equals("qlora");
+    if (qlora != cfg.quantized()) {
+      // As upstream's webhook checks the method against the config's QuantizationConfig.
       throw new CommandFailure(
-          "QuantizationConfig.load_in_4bit=true (QLoRA) is not supported yet; use a LoRA config");
+          qlora
+              ? "--method qlora needs QuantizationConfig.load_in_4bit: true in --config"
+                  + " (load_in_8bit is not supported)"
+              : "--method lora needs QuantizationConfig.load_in_4bit: false in --config (use"
+                  + " --method qlora for 4-bit base weights)");
     }
+    FourBitFormat fourBit = qlora ? cfg.quantization().format() : null;
     cfg.notes().forEach(n -> LOG.info("tune note {}", n));
     if (gpus > 0) {
       LOG.info("tune gpus={} device=cpu (training on GPUs is not implemented yet)", gpus);
@@ -150,7 +171,13 @@ final class TuneCommand implements Callable<Integer> {
       TuningDataset dataset =
           TuningDataset.load(
               data, cfg.dataset(), cfg.training(), tokenizer, cfg.chatTemplateOverride());
-      try (CausalLM model = CausalLM.load(weights, Device.cpu(), WeightPlacement.MAPPED)) {
+      if (fourBit != null) {
+        LOG.info(
+            "tune base in 4 bits format={} compute_dtype=float32 (QLoRA; embeddings, norms and"
+                + " lm_head in float32)",
+            fourBit);
+      }
+      try (CausalLM model = CausalLM.load(weights, Device.cpu(), WeightPlacement.MAPPED, fourBit)) {
         TrainingArguments args = cfg.training();
         int examples = dataset.train().size();
         int total = args.totalSteps(examples);

@@ -11,6 +11,7 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +21,8 @@ import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.model.ModelConfig;
 import sh.kaito.runtime.model.ModelFormatException;
 import sh.kaito.runtime.model.WeightStore;
+import sh.kaito.runtime.quant.FourBitFormat;
+import sh.kaito.runtime.quant.FourBitWeights;
 
 /**
  * A decoder-only causal language model (Llama, Mistral, Qwen2, Phi-3): configuration plus weights,
@@ -86,13 +89,25 @@ public final class CausalLM implements AutoCloseable {
   /** As {@link #load(Path, Device)}, choosing where CPU weights live. */
   public static CausalLM load(Path dir, Device device, WeightPlacement placement)
       throws IOException {
+    return load(dir, device, placement, null);
+  }
+
+  /**
+   * As {@link #load(Path, Device, WeightPlacement)}; with {@code fourBit} the decoder layers'
+   * projections are quantized while loading (one tensor read at a time, never mapped) and held in 4
+   * bits, as transformers' {@code load_in_4bit} holds them; embeddings, norms, biases and {@code
+   * lm_head} stay in full precision.
+   */
+  public static CausalLM load(
+      Path dir, Device device, WeightPlacement placement, FourBitFormat fourBit)
+      throws IOException {
     Devices.requireAvailable(device);
     ModelConfig config = ModelConfig.load(dir);
     WeightStore weights = WeightStore.open(dir);
     DataType dataType = device.isGpu() ? DataType.FLOAT16 : DataType.FLOAT32;
     NDManager manager = NDManager.newBaseManager(device, "PyTorch");
     try {
-      Loader l = new Loader(weights, manager, dataType, device, placement);
+      Loader l = new Loader(weights, manager, dataType, device, placement, fourBit);
       Layer[] layers = new Layer[config.numLayers()];
       boolean fused = config.architecture().fusedProjections();
       // Blocks the forward pass reads: q and k together (RoPE runs on both at once), then v; gate
@@ -128,7 +143,7 @@ public final class CausalLM implements AutoCloseable {
       Linear lmHead =
           config.tieWordEmbeddings() || !weights.contains("lm_head.weight")
               ? Linear.of("lm_head", embedding, null)
-              : l.linear("lm_head", false);
+              : Linear.of("lm_head", l.tensor("lm_head.weight"), null);
       if (!config.tieWordEmbeddings() && !weights.contains("lm_head.weight")) {
         throw new ModelFormatException(
             dir + ": no lm_head.weight and tie_word_embeddings is false");
@@ -144,6 +159,17 @@ public final class CausalLM implements AutoCloseable {
           config.hiddenSize(),
           device,
           dataType);
+      if (fourBit != null) {
+        BaseWeightBytes b = model.baseWeightBytes();
+        LOG.info(
+            "base projections in 4 bits format={} compute_dtype={} bytes={} float32_bytes={}"
+                + " ratio={}",
+            fourBit,
+            dataType,
+            b.held(),
+            b.float32(),
+            String.format(java.util.Locale.ROOT, "%.3f", (double) b.held() / b.float32()));
+      }
       return model;
     } catch (IOException | RuntimeException e) {
       manager.close();
@@ -151,13 +177,17 @@ public final class CausalLM implements AutoCloseable {
     }
   }
 
-  /** Loads tensors onto the model's device, in the model's float type. */
+  /**
+   * Loads tensors onto the model's device, in the model's float type; with {@code fourBit}, the
+   * decoder projections ({@link #linear}, {@link #fused}) in 4 bits.
+   */
   private record Loader(
       WeightStore weights,
       NDManager manager,
       DataType dataType,
       Device device,
-      WeightPlacement placement) {
+      WeightPlacement placement,
+      FourBitFormat fourBit) {
     NDArray tensor(String name) throws IOException {
       if (!device.isGpu()) {
         NDArray t = weights.load(name, manager, dataType);
@@ -177,8 +207,38 @@ public final class CausalLM implements AutoCloseable {
     }
 
     Linear linear(String module, boolean bias, long... blocks) throws IOException {
+      if (fourBit != null) {
+        return fused(bias, blocks, module);
+      }
       return Linear.of(
           module, tensor(module + ".weight"), bias ? tensor(module + ".bias") : null, blocks);
+    }
+
+    /** Each module quantized on its own, as bitsandbytes quantizes each {@code Linear4bit}. */
+    private Linear fourBit(boolean bias, long[] blocks, String... modules) throws IOException {
+      List<FourBitWeights> parts = new ArrayList<>();
+      NDList biases = new NDList();
+      long[] sizes = new long[modules.length];
+      long in = -1;
+      for (int i = 0; i < modules.length; i++) {
+        long[] shape = weights.shape(modules[i] + ".weight");
+        if (shape.length != 2 || (in >= 0 && shape[1] != in)) {
+          throw new ModelFormatException(
+              modules[i] + ".weight has shape " + java.util.Arrays.toString(shape));
+        }
+        in = shape[1];
+        sizes[i] = shape[0];
+        parts.add(fourBit.quantize(weights.readFloats(modules[i] + ".weight")));
+        if (bias) {
+          biases.add(tensor(modules[i] + ".bias"));
+        }
+      }
+      NDArray b = bias ? NDArrays.concat(biases, 0) : null;
+      if (b != null) {
+        b.attach(manager);
+      }
+      biases.close();
+      return Linear.fourBit(List.of(modules), sizes, in, parts, dataType, device, b, blocks);
     }
 
     /**
@@ -186,6 +246,9 @@ public final class CausalLM implements AutoCloseable {
      * output axis into a new tensor, read as {@code blocks}; the loaded pieces are freed.
      */
     Linear fused(boolean bias, long[] blocks, String... modules) throws IOException {
+      if (fourBit != null) {
+        return fourBit(bias, blocks, modules);
+      }
       NDList weights = new NDList();
       NDList biases = new NDList();
       long[] sizes = new long[modules.length];
@@ -210,6 +273,25 @@ public final class CausalLM implements AutoCloseable {
 
   public ModelConfig config() {
     return config;
+  }
+
+  /**
+   * What the decoder layers' projections hold: their resident bytes (4-bit codes and scales, or
+   * dense tensors) and what they would take as float32.
+   */
+  public record BaseWeightBytes(long held, long float32) {}
+
+  /** Counted from the projections' own buffers; see {@link BaseWeightBytes}. */
+  public BaseWeightBytes baseWeightBytes() {
+    long held = 0;
+    long full = 0;
+    for (Layer layer : layers) {
+      for (Linear p : List.of(layer.qkv(), layer.o(), layer.gateUp(), layer.down())) {
+        held += p.weightBytes();
+        full += p.float32WeightBytes();
+      }
+    }
+    return new BaseWeightBytes(held, full);
   }
 
   /** The manager weights live in; adapters load into sub-managers of it. */

@@ -256,6 +256,73 @@ public final class SafetensorsFile {
     return array;
   }
 
+  /** Bytes read per call by {@link #readFloats}: the heap never holds a tensor's raw bytes. */
+  private static final int READ_CHUNK = 1 << 20;
+
+  /**
+   * Reads a floating-point tensor (F32, BF16 or F16) into a Java array of float32, with ordinary
+   * reads in chunks instead of a memory map, so the file's pages are never part of this process's
+   * resident memory: the way to stream weights that are converted on load (4-bit quantization).
+   */
+  public float[] readFloats(String name) throws IOException {
+    TensorInfo info = tensors.get(name);
+    if (info == null) {
+      throw new ModelFormatException(path + ": no tensor named '" + name + "'");
+    }
+    int width =
+        switch (info.dtype()) {
+          case "F32" -> 4;
+          case "BF16", "F16" -> 2;
+          default ->
+              throw new ModelFormatException(
+                  path + ": tensor '" + name + "' is " + info.dtype() + ", not a float tensor");
+        };
+    if (info.elements() > Integer.MAX_VALUE) {
+      throw new ModelFormatException(
+          path + ": tensor '" + name + "' has more than 2^31 elements, not supported");
+    }
+    float[] out = new float[(int) info.elements()];
+    ByteBuffer chunk = ByteBuffer.allocate(READ_CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+    try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+      long position = dataStart + info.begin();
+      int i = 0;
+      while (i < out.length) {
+        chunk.clear();
+        chunk.limit(Math.min(READ_CHUNK, (out.length - i) * width));
+        readFully(ch, chunk, position);
+        position += chunk.limit();
+        chunk.flip();
+        while (chunk.remaining() >= width) {
+          out[i++] =
+              switch (width) {
+                case 4 -> chunk.getFloat();
+                default ->
+                    info.dtype().equals("BF16")
+                        ? Float.intBitsToFloat((chunk.getShort() & 0xFFFF) << 16)
+                        : halfToFloat(chunk.getShort());
+              };
+        }
+      }
+    }
+    return out;
+  }
+
+  /** IEEE binary16 to float32 (exact). */
+  static float halfToFloat(short h) {
+    int bits = h & 0xFFFF;
+    int sign = (bits & 0x8000) << 16;
+    int exponent = (bits >>> 10) & 0x1F;
+    int mantissa = bits & 0x3FF;
+    if (exponent == 0x1F) {
+      return Float.intBitsToFloat(sign | 0x7F800000 | (mantissa << 13));
+    }
+    if (exponent == 0) {
+      float magnitude = mantissa * 0x1p-24f; // subnormal (or zero): exact in float32
+      return sign == 0 ? magnitude : -magnitude;
+    }
+    return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
+  }
+
   private static ByteBuffer widenBf16(ByteBuffer src, int elements) {
     ShortBuffer in = src.asShortBuffer();
     ByteBuffer out =

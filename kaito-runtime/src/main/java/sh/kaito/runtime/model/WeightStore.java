@@ -91,4 +91,25 @@ public final class WeightStore {
     }
     return f.load(name, manager, floatType);
   }
+
+  /**
+   * Reads a float tensor that must exist without mapping it; see {@link
+   * SafetensorsFile#readFloats}.
+   */
+  public float[] readFloats(String name) throws IOException {
+    return file(name).readFloats(name);
+  }
+
+  /** The shape of a tensor that must exist. */
+  public long[] shape(String name) throws IOException {
+    return file(name).tensors().get(name).shape().clone();
+  }
+
+  private SafetensorsFile file(String name) throws ModelFormatException {
+    SafetensorsFile f = byTensor.get(name);
+    if (f == null) {
+      throw new ModelFormatException("weights have no tensor '" + name + "'");
+    }
+    return f;
+  }
 }

@@ -1,5 +1,7 @@
 package sh.kaito.runtime.quant;
 
+import java.nio.FloatBuffer;
+
 /**
  * A tensor held in 4 bits as bitsandbytes' {@code quantize_4bit} stores it: codes packed two per
  * byte (the first in the high nibble), one absmax per {@code blocksize} values, and with double
@@ -60,5 +62,36 @@ public record FourBitWeights(
       out[i] = type.value(code(i)) * scales[i / blocksize];
     }
     return out;
+  }
+
+  /**
+   * As {@link #dequantize()} (the same products, so the same bits), written to {@code out} from
+   * index {@code at} on: a whole packed byte at a time (block sizes are even, so both of its codes
+   * share a block).
+   */
+  public void dequantizeInto(FloatBuffer out, int at) {
+    float[] scales = absmax.values();
+    int pairs = numel / 2;
+    for (int j = 0; j < pairs; j++) {
+      int b = packed[j] & 0xFF;
+      float scale = scales[(2 * j) / blocksize];
+      out.put(at + 2 * j, type.value(b >>> 4) * scale);
+      out.put(at + 2 * j + 1, type.value(b & 0x0F) * scale);
+    }
+    if (numel % 2 == 1) {
+      out.put(at + numel - 1, type.value(code(numel - 1)) * scales[(numel - 1) / blocksize]);
+    }
+  }
+
+  /**
+   * The bytes this tensor holds: packed codes plus its scales (float32 absmax, or with double
+   * quantization one byte per absmax, a float32 per 256 of them and the offset).
+   */
+  public long residentBytes() {
+    long scales =
+        absmax instanceof DoubleQuantizedAbsmax d
+            ? d.codes().length + 4L * d.scales().length + 4
+            : 4L * absmax.values().length;
+    return packed.length + scales;
   }
 }

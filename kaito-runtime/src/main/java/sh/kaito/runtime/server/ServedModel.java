@@ -14,11 +14,13 @@ import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.runtime.engine.CausalLM;
+import sh.kaito.runtime.engine.WeightPlacement;
 import sh.kaito.runtime.generate.GenerationDefaults;
 import sh.kaito.runtime.generate.Generator;
 import sh.kaito.runtime.generate.SamplingParams;
 import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.lora.LoraAdapter;
+import sh.kaito.runtime.quant.FourBitFormat;
 import sh.kaito.runtime.tokenizer.TextTokenizer;
 
 /**
@@ -65,10 +67,19 @@ public final class ServedModel implements AutoCloseable {
 
   /** Loads the model, tokenizer and adapters of {@code spec} onto {@code device}. */
   public static ServedModel load(ModelSpec spec, Device device) throws IOException {
+    return load(spec, device, null);
+  }
+
+  /**
+   * As {@link #load(ModelSpec, Device)}; with {@code fourBit} the base model's decoder projections
+   * are held in 4 bits ({@link CausalLM#load(Path, Device, WeightPlacement, FourBitFormat)}).
+   */
+  public static ServedModel load(ModelSpec spec, Device device, FourBitFormat fourBit)
+      throws IOException {
     long start = System.nanoTime();
     List<AutoCloseable> owned = new ArrayList<>();
     try {
-      CausalLM model = CausalLM.load(spec.weights(), device);
+      CausalLM model = CausalLM.load(spec.weights(), device, WeightPlacement.MAPPED, fourBit);
       owned.add(model);
       TextTokenizer tokenizer = TextTokenizer.load(spec.weights());
       owned.add(0, tokenizer);

@@ -28,7 +28,8 @@ import sh.kaito.runtime.server.TinyModels;
  * {@code kaito-runtime tune} as the tuning Job runs it, on a tiny random Llama with a byte-level
  * tokenizer ({@link TinyModels}): a run killed after a checkpoint and rerun ends with the adapter
  * of an uninterrupted run (dropout and shuffling on); {@code GET /progress} while it trains; bad
- * data and {@code --method qlora} fail with a one-line reason in the termination log and no marker.
+ * data fails with a one-line reason in the termination log and no marker; {@code --method qlora}
+ * trains on a 4-bit base, and must agree with the config's {@code QuantizationConfig}.
  */
 class TuneCommandIT {
 
@@ -215,15 +216,51 @@ class TuneCommandIT {
   }
 
   @Test
-  void qloraIsNotSupportedYet() throws Exception {
+  void qloraTrainsOnAFourBitBaseAndWritesAPeftAdapter() throws Exception {
+    Path data = data("qlora-data", goodRows());
     Path out = dir.resolve("qlora-out");
+    Path config = dir.resolve("qlora.yaml");
+    Files.writeString(
+        config,
+        String.format(CONFIG, 3)
+            .replace(
+                "QuantizationConfig: {load_in_4bit: false}",
+                "QuantizationConfig: {load_in_4bit: true, bnb_4bit_quant_type: nf4,"
+                    + " bnb_4bit_compute_dtype: bfloat16, bnb_4bit_use_double_quant: true}"));
+    List<String> a = args(data, out, config);
+    a.set(a.indexOf("lora"), "qlora");
+    RuntimeRun run = RuntimeRun.of(a.toArray(String[]::new));
+    assertThat(run.exit()).as(run.toString()).isZero();
+    assertThat(run.out()).contains("tune step=3/3");
+    assertThat(out.resolve(TuneCommand.MARKER)).exists();
+    JsonNode adapterConfig =
+        new ObjectMapper().readTree(out.resolve("adapter_config.json").toFile());
+    assertThat(adapterConfig.get("peft_type").asText()).isEqualTo("LORA");
+    assertThat(SafetensorsFile.open(out.resolve("adapter_model.safetensors")).tensors())
+        .containsKey("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight");
+  }
+
+  @Test
+  void methodAndQuantizationConfigMustAgree() throws Exception {
+    Path out = dir.resolve("qlora-lora-config-out");
     List<String> a = args(dir.resolve("none"), out, config("q", 4));
     a.set(a.indexOf("lora"), "qlora");
     RuntimeRun run = RuntimeRun.of(a.toArray(String[]::new));
     assertThat(run.exit()).isEqualTo(1);
-    assertThat(run.errorLine()).contains("qlora is not supported yet");
-    assertThat(Files.readString(out.resolveSibling("qlora-out-termination-log")))
-        .contains("qlora is not supported yet");
+    assertThat(run.errorLine()).contains("QuantizationConfig.load_in_4bit: true");
+    assertThat(Files.readString(out.resolveSibling("qlora-lora-config-out-termination-log")))
+        .contains("--method qlora needs");
+
+    Path eight = dir.resolve("eight.yaml");
+    Files.writeString(
+        eight,
+        String.format(CONFIG, 3)
+            .replace("{load_in_4bit: false}", "{load_in_4bit: false, load_in_8bit: true}"));
+    List<String> b = args(dir.resolve("none"), dir.resolve("eight-out"), eight);
+    b.set(b.indexOf("lora"), "qlora");
+    RuntimeRun refused = RuntimeRun.of(b.toArray(String[]::new));
+    assertThat(refused.exit()).isEqualTo(1);
+    assertThat(refused.errorLine()).contains("load_in_8bit").contains("not supported");
   }
 
   private static int awaitPort(Path log, Process child) throws Exception {

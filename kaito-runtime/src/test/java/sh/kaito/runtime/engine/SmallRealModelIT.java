@@ -20,6 +20,7 @@ import sh.kaito.runtime.generate.SamplingParams;
 import sh.kaito.runtime.generate.TokenListener;
 import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.model.SafetensorsFile;
+import sh.kaito.runtime.quant.FourBitFormat;
 import sh.kaito.runtime.tokenizer.ChatTemplate;
 import sh.kaito.runtime.tokenizer.TextTokenizer;
 
@@ -130,5 +131,44 @@ class SmallRealModelIT {
     ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(end - begin));
     while (buf.hasRemaining() && ch.read(buf, begin + buf.position()) >= 0) {}
     return buf.flip();
+  }
+
+  /**
+   * The same chat with the decoder projections held in NF4 with double quantization (serve's {@code
+   * --load-in-4bit}): greedy tokens equal transformers with bitsandbytes' NF4 weights ({@code
+   * load_in_4bit}), and the 4-bit projections hold at most 0.14x their float32 bytes.
+   */
+  @Test
+  void greedyChatWithAnNf4BaseEqualsBitsandbytes() throws Exception {
+    Path out = Oracle.smolLm2();
+    Oracle.run(out, "smollm2-nf4", "--out", out.toString());
+    JsonNode expected = Oracle.readJson(out.resolve("expected-nf4.json"));
+    JsonNode prompted = Oracle.readJson(out.resolve("expected.json"));
+    Path dir = out.resolve("model");
+    try (TextTokenizer tokenizer = TextTokenizer.load(dir);
+        CausalLM model =
+            CausalLM.load(dir, Device.cpu(), WeightPlacement.MAPPED, FourBitFormat.QLORA)) {
+      CausalLM.BaseWeightBytes bytes = model.baseWeightBytes();
+      double ratio = (double) bytes.held() / bytes.float32();
+      System.out.printf(
+          "smollm2 nf4 projections: %d bytes, %.4f of their float32 %d%n",
+          bytes.held(), ratio, bytes.float32());
+      // 4 bits per weight, 8 per 64-value absmax, a float per 256 absmax: 0.1289
+      assertThat(ratio).isLessThanOrEqualTo(0.14);
+
+      long[] prompt = Oracle.longs(prompted.get("prompt_ids"));
+      int n = expected.get("generated").size();
+      SamplingParams greedy =
+          SamplingParams.builder()
+              .maxNewTokens(n)
+              .minNewTokens(n)
+              .eosTokenIds(Set.copyOf(model.config().eosTokenIds()))
+              .build();
+      Generation g =
+          new Generator(model, null).generate(prompt, greedy, Adapters.NONE, TokenListener.NONE);
+      System.out.println("smollm2 nf4 says: " + tokenizer.decode(g.tokens(), true));
+      // Same 4-bit weights (bit-identical dequantization) and float32 compute on both sides.
+      assertThat(g.tokens()).containsExactly(Oracle.longs(expected.get("generated")));
+    }
   }
 }

@@ -1,5 +1,9 @@
 package sh.kaito.runtime.tuning.config;
 
+import sh.kaito.runtime.quant.FourBitFormat;
+import sh.kaito.runtime.quant.FourBitQuantizer;
+import sh.kaito.runtime.quant.FourBitType;
+
 /**
  * The {@code QuantizationConfig} section (upstream's {@code cli.QuantizationConfig}, a bitsandbytes
  * config): 4-bit loading makes the run QLoRA.
@@ -10,9 +14,23 @@ package sh.kaito.runtime.tuning.config;
 public record QuantizationSettings(
     boolean loadIn4bit, String quantType, String computeDtype, boolean doubleQuant) {
 
+  /**
+   * The 4-bit format of {@code load_in_4bit} (transformers' {@code Linear4bit}: blocks of 64).
+   *
+   * @throws IllegalStateException when 4-bit loading is off
+   */
+  public FourBitFormat format() {
+    if (!loadIn4bit) {
+      throw new IllegalStateException("load_in_4bit is false");
+    }
+    return new FourBitFormat(
+        FourBitType.parse(quantType), FourBitQuantizer.DEFAULT_BLOCKSIZE, doubleQuant);
+  }
+
   static QuantizationSettings parse(Section s) {
     s.oneOf("quant_method", "bitsandbytes", "only bitsandbytes quantization", "bitsandbytes");
-    s.onlyBool("load_in_8bit", false, false, "8-bit quantization is not supported");
+    s.onlyBool(
+        "load_in_8bit", false, false, "8-bit (LLM.int8) is not supported; QLoRA is load_in_4bit");
     boolean fourBit = s.bool("load_in_4bit", false);
     String type = s.oneOf("bnb_4bit_quant_type", "fp4", "4-bit data types", "nf4", "fp4");
     String compute =

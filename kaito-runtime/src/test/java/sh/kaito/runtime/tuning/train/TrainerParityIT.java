@@ -13,21 +13,26 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import sh.kaito.runtime.Oracle;
 import sh.kaito.runtime.engine.CausalLM;
+import sh.kaito.runtime.engine.WeightPlacement;
 import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.lora.LoraAdapter;
 import sh.kaito.runtime.model.SafetensorsFile;
+import sh.kaito.runtime.quant.FourBitFormat;
+import sh.kaito.runtime.quant.FourBitType;
 import sh.kaito.runtime.tuning.data.TokenizedExample;
 
 /**
  * Our LoRA training against TRL's SFTTrainer + PEFT (src/test/python/tune_oracle.py) on tiny random
  * Llama, Qwen2 (q/k/v biases) and Phi-3 (fused qkv / gate_up) models: same weights, same PEFT
  * initial adapter, same batches in data order, dropout 0, gradient accumulation 2, clipping 1.0,
- * warm-up then linear or cosine decay. Then the adapter we wrote is loaded by PEFT and by our
- * runtime and both give the same logits.
+ * warm-up then linear or cosine decay; and QLoRA on the Llama model ({@code llama-qlora}: the base
+ * quantized to NF4 with double quantization, by bitsandbytes there and by us here, every projection
+ * a LoRA target). Then the adapter we wrote is loaded by PEFT and by our runtime and both give the
+ * same logits (the QLoRA one on each side's NF4 base).
  */
 class TrainerParityIT {
 
-  private static final String[] ARCHS = {"llama", "qwen2", "phi3"};
+  private static final String[] ARCHS = {"llama", "qwen2", "phi3", "llama-qlora"};
   private static final String IDS = "5,17,42,99,3,250,7,311,64,128,9,400";
 
   @Test
@@ -54,7 +59,7 @@ class TrainerParityIT {
     for (String arch : ARCHS) {
       Path dir = work.resolve(arch);
       JsonNode expected = Oracle.readJson(dir.resolve("peft-logits.json")).get("logits");
-      try (CausalLM model = CausalLM.load(dir.resolve("model"), Device.cpu());
+      try (CausalLM model = load(dir);
           LoraAdapter adapter =
               LoraAdapter.load(dir.resolve("ours"), model.manager(), model.dataType())) {
         float[][] logits = model.logits(ids, Adapters.of(adapter, 1f));
@@ -112,7 +117,16 @@ class TrainerParityIT {
             .seed(42, false)
             .steps(1, 0)
             .build();
-    try (CausalLM model = CausalLM.load(dir.resolve("model"), Device.cpu())) {
+    try (CausalLM model = load(dir)) {
+      if (quantization(dir) != null) {
+        CausalLM.BaseWeightBytes bytes = model.baseWeightBytes();
+        double ratio = (double) bytes.held() / bytes.float32();
+        System.out.printf(
+            "tune parity %s: 4-bit projections hold %d bytes, %.4f of float32%n",
+            arch, bytes.held(), ratio);
+        // NF4 + double quantization: 4 bits + 8 bits per 64 values + 32 per 16384, plus the offset
+        assertTrue(ratio <= 0.14, arch + ": 4-bit projections hold " + ratio + " of float32");
+      }
       LoraTrainer trainer = new LoraTrainer(model, p, data);
       LoraTrainer.Result result =
           trainer.train(
@@ -122,6 +136,12 @@ class TrainerParityIT {
       assertEquals(expected.size(), result.losses().size(), arch + ": steps");
       double worstLoss = 0;
       double worstTensor = 0;
+      StringBuilder steps = new StringBuilder();
+      for (int i = 0; i < expected.size(); i++) {
+        double want = expected.get(i).asDouble();
+        steps.append(String.format(" %.1e", (result.losses().get(i) - want) / want));
+      }
+      System.out.printf("tune parity %s: relative step-loss differences%s%n", arch, steps);
       for (int i = 0; i < expected.size(); i++) {
         double want = expected.get(i).asDouble();
         double got = result.losses().get(i);
@@ -154,8 +174,30 @@ class TrainerParityIT {
           arch, worstLoss, worstTensor);
       Path ours2 = dir.resolve("ours");
       result.save(ours2, p, dir.resolve("model").toString());
-      return dir.resolve("model") + ":" + ours2 + ":" + dir.resolve("peft-logits.json");
+      return dir.resolve("model")
+          + ":"
+          + ours2
+          + ":"
+          + dir.resolve("peft-logits.json")
+          + (quantization(dir) != null ? ":nf4" : "");
     }
+  }
+
+  /** The case's model as its plan says: fp32, or with the base projections in 4 bits. */
+  static CausalLM load(Path dir) throws IOException {
+    return CausalLM.load(
+        dir.resolve("model"), Device.cpu(), WeightPlacement.MAPPED, quantization(dir));
+  }
+
+  /** plan.json's quantization (tune_oracle.py's QLORA), or null for LoRA. */
+  static FourBitFormat quantization(Path dir) throws IOException {
+    JsonNode q = Oracle.readJson(dir.resolve("plan.json")).get("quantization");
+    return q == null
+        ? null
+        : new FourBitFormat(
+            FourBitType.parse(q.get("type").asText()),
+            q.get("blocksize").asInt(),
+            q.get("double").asBoolean());
   }
 
   static int[] ints(JsonNode array) {
