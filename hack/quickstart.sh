@@ -92,6 +92,8 @@ rm -rf "$run"
 mkdir -p "$run"
 
 step "the pods' bridge $bridge ($gateway/${subnet#*/}), the Service CIDR $service_cidr routed onto it"
+other="$(ip route show "$service_cidr" | grep -v "dev $bridge " || true)"
+[ -z "$other" ] || fail "$service_cidr is already routed ($other): is another set of real nodes running?"
 if ! ip link show "$bridge" >/dev/null 2>&1; then
   ip link add "$bridge" type bridge
   bridge_made=1

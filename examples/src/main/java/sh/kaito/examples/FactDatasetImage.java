@@ -114,6 +114,10 @@ public final class FactDatasetImage {
     try {
       Path parquet = dir.resolve("train.parquet");
       writeParquet(parquet, bad ? badRows() : rows());
+      if (insecure) {
+        // jib-core refuses to send a password over plain HTTP unless told to (JibSystemProperties).
+        System.setProperty("sendCredentialsOverHttp", "true");
+      }
       RegistryImage target = RegistryImage.named(image);
       if (credential != null) {
         target.addCredential(credential.getUsername(), credential.getPassword());

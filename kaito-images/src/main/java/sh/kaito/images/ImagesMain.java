@@ -29,7 +29,11 @@ public final class ImagesMain implements Callable<Integer> {
   @Option(names = "--oci-dir", description = "write OCI tar files into this folder instead")
   Path ociDir;
 
-  @Option(names = "--insecure", description = "allow plain HTTP (loopback registries)")
+  @Option(
+      names = "--insecure",
+      description =
+          "allow plain HTTP, credentials included (a loopback registry, or one on this machine's"
+              + " pod bridge)")
   boolean insecure;
 
   @Option(names = "--docker-config", description = "credentials: a docker config.json")
@@ -75,6 +79,9 @@ public final class ImagesMain implements Callable<Integer> {
           "also build kaito-runtime:<tag>-cuda from this site-packages folder (a CUDA torch 2.7.1"
               + " and its nvidia libraries; hack/images/cuda-torch.sh makes one)")
   Path cudaTorchSite;
+
+  /** jib-core's switch (JibSystemProperties) for credentials on a plain-HTTP registry. */
+  public static final String SEND_CREDENTIALS_OVER_HTTP = "sendCredentialsOverHttp";
 
   public static void main(String[] args) {
     CommandLine cl = new CommandLine(new ImagesMain());
@@ -127,6 +134,10 @@ public final class ImagesMain implements Callable<Integer> {
             : ImageBuilder.Target.tars(ociDir);
     if (dockerConfig != null) {
       target = target.withDockerConfig(dockerConfig);
+    }
+    if (insecure) {
+      // jib-core otherwise refuses to send a password over plain HTTP, even when asked to use it.
+      System.setProperty(SEND_CREDENTIALS_OVER_HTTP, "true");
     }
     Map<ImageBuilder.Kind, ImageBuilder.Built> built =
         new ImageBuilder(inputs, line -> System.err.println(line))

@@ -84,8 +84,7 @@ public final class Oracle {
     String gguf = System.getenv("KAITO_SMOLLM2_GGUF");
     if (gguf == null || !Files.isRegularFile(Paths.get(gguf))) {
       python(); // same rule as the oracle: fail in CI, skip only when made optional
-      fail(
-          "KAITO_SMOLLM2_GGUF is not set to the SmolLM2 GGUF; source hack/setup/25-smollm2.sh");
+      fail("KAITO_SMOLLM2_GGUF is not set to the SmolLM2 GGUF; source hack/setup/25-smollm2.sh");
     }
     String cache =
         System.getenv()
