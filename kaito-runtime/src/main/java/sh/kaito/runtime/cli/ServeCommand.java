@@ -121,6 +121,7 @@ final class ServeCommand implements Callable<Integer> {
     }
     ModelSpec spec = spec(System.getenv());
     Device dev = device == null ? Devices.fromEnvironment() : Devices.parse(device);
+    LOG.info("serve {}", Devices.describe(dev));
     if (config != null) {
       LOG.warn("inference config not read yet, ignored file={}", config);
     }

@@ -161,7 +161,10 @@ final class TuneCommand implements Callable<Integer> {
     FourBitFormat fourBit = qlora ? cfg.quantization().format() : null;
     cfg.notes().forEach(n -> LOG.info("tune note {}", n));
     if (gpus > 0) {
-      LOG.info("tune gpus={} device=cpu (training on GPUs is not implemented yet)", gpus);
+      LOG.info(
+          "tune gpus={} {}; training on GPUs is not implemented yet",
+          gpus,
+          sh.kaito.runtime.engine.Devices.describe(Device.cpu()));
     }
     Files.createDirectories(output);
     Files.deleteIfExists(output.resolve(MARKER)); // a stale marker would push a stale adapter

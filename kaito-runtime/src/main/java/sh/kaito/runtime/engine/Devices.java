@@ -36,6 +36,29 @@ public final class Devices {
     return parse(System.getenv("KAITO_DEVICE"));
   }
 
+  /**
+   * One line for the log saying where the model runs, and on the CPU why: a pod that was given an
+   * {@code nvidia.com/gpu} (a node advertising GPUs it does not have, as local real nodes do, or a
+   * CPU image on a GPU node) must say that it computes on the CPU.
+   */
+  public static String describe(Device device) {
+    if (device.isGpu()) {
+      return "device=" + device + " (GPU)";
+    }
+    int gpus;
+    try {
+      gpus = Engine.getEngine("PyTorch").getGpuCount();
+    } catch (RuntimeException e) {
+      gpus = 0;
+    }
+    return "device=cpu (float32 on the CPU; libtorch sees "
+        + gpus
+        + " GPU(s)"
+        + (gpus == 0
+            ? ", so a GPU this pod was given is not used)"
+            : "; KAITO_DEVICE=cuda uses one)");
+  }
+
   /** Fails clearly, instead of in native code, when a GPU is asked of a CPU-only libtorch. */
   static void requireAvailable(Device device) {
     if (device.isGpu()) {

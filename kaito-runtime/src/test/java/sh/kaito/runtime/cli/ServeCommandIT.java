@@ -102,7 +102,9 @@ class ServeCommandIT {
       assertThat(Files.readString(log))
           .contains("adapter loaded name=alpha")
           .contains("strength=0.25")
-          .contains("adapter loaded name=extra");
+          .contains("adapter loaded name=extra")
+          // The CPU build of libtorch: the log says the model runs on the CPU, and why.
+          .contains("serve device=cpu (float32 on the CPU; libtorch sees 0 GPU(s)");
 
       p.destroy(); // SIGTERM, as the kubelet stops the pod
       assertThat(p.waitFor(1, TimeUnit.MINUTES)).isTrue();
