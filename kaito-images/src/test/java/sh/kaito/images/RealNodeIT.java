@@ -14,7 +14,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -117,7 +116,7 @@ class RealNodeIT {
           log);
 
       Path weights = TinyModels.model(shared.resolve("weights"), 128, 5);
-      worldReadable(shared);
+      BuiltImages.worldReadable(shared);
       client.pods().inNamespace(ns).resource(runtimePod(images, weights)).create();
       client.services().inNamespace(ns).resource(service()).create();
       await(
@@ -133,6 +132,26 @@ class RealNodeIT {
       HttpResponse<String> chat = BuiltImages.chat(http, "http://" + clusterIp);
       assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
       assertThat(chat.body()).contains("\"Result\"");
+      // Another pod on the bridge calls the Service: kube-proxy's rewrite inside the host, the
+      // answer back through it (the seed's `kubectl run curl ... http://$CLUSTERIP/chat`).
+      client.pods().inNamespace(ns).resource(clientPod(images, clusterIp)).create();
+      await(
+          "client pod done",
+          () -> {
+            Pod c = client.pods().inNamespace(ns).withName("client").get();
+            return c != null
+                && c.getStatus() != null
+                && List.of("Succeeded", "Failed").contains(c.getStatus().getPhase());
+          },
+          provisioner,
+          log,
+          stateDir.resolve(nodeName).resolve("kubelet.log"));
+      String clientLog = client.pods().inNamespace(ns).withName("client").getLog();
+      assertThat(client.pods().inNamespace(ns).withName("client").get().getStatus().getPhase())
+          .as(clientLog)
+          .isEqualTo("Succeeded");
+      assertThat(clientLog).contains("status=200");
+
       // The container's log, through the API server and the kubelet.
       String podLog = client.pods().inNamespace(ns).withName("runtime").getLog();
       assertThat(podLog).contains("server listening").contains("request endpoint=/chat status=200");
@@ -232,6 +251,40 @@ class RealNodeIT {
         .build();
   }
 
+  /** A pod running {@link HttpGetMain} from this module's test classes against the Service. */
+  private static Pod clientPod(BuiltImages images, String clusterIp) {
+    Path classes = Path.of("target", "test-classes").toAbsolutePath();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName("client")
+        .endMetadata()
+        .withNewSpec()
+        .withRestartPolicy("Never")
+        .addNewToleration()
+        .withKey("sku")
+        .withOperator("Exists")
+        .endToleration()
+        .addNewContainer()
+        .withName("client")
+        .withImage(images.reference(Kind.RUNTIME))
+        .withCommand(
+            "java", "-cp", "/probe", HttpGetMain.class.getName(), "http://" + clusterIp + "/health")
+        .addNewVolumeMount()
+        .withName("probe")
+        .withMountPath("/probe")
+        .withReadOnly(true)
+        .endVolumeMount()
+        .endContainer()
+        .addNewVolume()
+        .withName("probe")
+        .withNewHostPath()
+        .withPath(classes.toString())
+        .endHostPath()
+        .endVolume()
+        .endSpec()
+        .build();
+  }
+
   private static Service service() {
     return new ServiceBuilder()
         .withNewMetadata()
@@ -270,15 +323,6 @@ class RealNodeIT {
         && pod.getStatus() != null
         && pod.getStatus().getConditions().stream()
             .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
-  }
-
-  private static void worldReadable(Path dir) throws Exception {
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.toList()) {
-        Files.setPosixFilePermissions(
-            p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
-      }
-    }
   }
 
   private static void await(
