@@ -43,8 +43,9 @@ import sh.kaito.testsupport.WithControlPlane;
  * Ready with the claim's labels and taint and a GPU as an extended resource; the runtime image,
  * pulled from the local registry, serves a tiny model in a real container whose log the API
  * returns; its Service's ClusterIP answers HTTP through kube-proxy. Deleting the claim removes the
- * node, and the machine looks as before: no kubelet, containerd or kube-proxy of ours, the same
- * network devices, routes, iptables chains and mounts.
+ * node while a second, idle node and the network stay; stopping the provisioner (SIGTERM) stops
+ * that node too, and the machine looks as before: no kubelet, containerd or kube-proxy of ours, the
+ * same network devices, routes, iptables chains and mounts.
  */
 @WithControlPlane
 class RealNodeIT {
@@ -64,9 +65,13 @@ class RealNodeIT {
     Path stateDir = Path.of("/tmp", "krn-" + id);
     String bridge = "krn" + id;
     String subnet = "10.89." + (1 + (int) (Math.random() * 250)) + ".0/24";
-    NodeClaim claim = claim(ns);
+    NodeClaim claim = claim(ns, ns);
     String claimName = claim.getMetadata().getName();
     String nodeName = "kaito-real-" + claimName;
+    // A second node, idle, shares the bridge and kube-proxy; it is still running when the
+    // provisioner is stopped, so the stop itself must put the machine back.
+    NodeClaim idle = claim(ns + "-idle", ns);
+    String idleNode = "kaito-real-" + idle.getMetadata().getName();
 
     Snapshot before = Snapshot.take(stateDir);
     Path shared = Files.createTempDirectory(Path.of("/tmp"), "krn-model-");
@@ -90,6 +95,7 @@ class RealNodeIT {
             .start();
     try {
       client.resources(NodeClaim.class).resource(claim).create();
+      client.resources(NodeClaim.class).resource(idle).create();
       await(
           "node " + nodeName + " Ready with its GPU (provisioner log " + log + ")",
           () -> readyWithGpu(client.nodes().withName(nodeName).get()),
@@ -109,15 +115,15 @@ class RealNodeIT {
       assertThat(node.getStatus().getAllocatable().get("nvidia.com/gpu"))
           .isEqualTo(new Quantity("1"));
       await(
-          "claim " + claimName + " Ready",
-          () -> claimReady(client, claimName),
+          "claims " + claimName + " and " + idle.getMetadata().getName() + " Ready",
+          () -> claimReady(client, claimName) && claimReady(client, idle.getMetadata().getName()),
           provisioner,
           log,
-          log);
+          stateDir.resolve(idleNode).resolve("kubelet.log"));
 
       Path weights = TinyModels.model(shared.resolve("weights"), 128, 5);
       BuiltImages.worldReadable(shared);
-      client.pods().inNamespace(ns).resource(runtimePod(images, weights)).create();
+      client.pods().inNamespace(ns).resource(runtimePod(images, weights, claimName)).create();
       client.services().inNamespace(ns).resource(service()).create();
       await(
           "runtime pod Ready on " + nodeName,
@@ -165,20 +171,36 @@ class RealNodeIT {
           provisioner,
           log,
           log);
-      awaitEqual(before, stateDir, provisioner, log);
+      // The other node and the network stay.
+      assertThat(Snapshot.take(stateDir).links()).contains(bridge);
+      assertThat(readyWithGpu(client.nodes().withName(idleNode).get())).isTrue();
+
+      // SIGTERM, as the quickstart stops it: the shutdown hook stops the idle node and the network.
+      provisioner.destroy();
+      assertThat(provisioner.waitFor(90, TimeUnit.SECONDS)).as("provisioner stopped").isTrue();
+      awaitEqual(before, stateDir, log);
     } finally {
       provisioner.destroy();
-      if (!provisioner.waitFor(60, TimeUnit.SECONDS)) {
+      if (!provisioner.waitFor(90, TimeUnit.SECONDS)) {
         provisioner.destroyForcibly();
       }
       DjlNatives.deleteTree(shared);
+      // The idle claim's finalizer has nobody left to remove it.
+      client
+          .resources(NodeClaim.class)
+          .withName(idle.getMetadata().getName())
+          .edit(
+              c -> {
+                c.getMetadata().setFinalizers(List.of());
+                return c;
+              });
+      client.resources(NodeClaim.class).withName(idle.getMetadata().getName()).delete();
+      client.nodes().withName(idleNode).delete();
     }
-    // The shutdown hook has nothing left to do; the machine stays as it was.
-    assertThat(Snapshot.take(stateDir)).isEqualTo(before);
   }
 
   /** The NodeClaim the Workspace controller writes for a one-GPU workspace (its own code). */
-  private static NodeClaim claim(String workspace) {
+  private static NodeClaim claim(String workspace, String namespace) {
     Workspace ws =
         KaitoYaml.parseWorkspace(
             """
@@ -190,18 +212,22 @@ class RealNodeIT {
               labelSelector: {matchLabels: {apps: real-node}}
             inference: {preset: {name: phi-3-mini-4k-instruct}}
             """
-                .formatted(workspace, workspace, UUID.randomUUID()));
+                .formatted(workspace, namespace, UUID.randomUUID()));
     return NodeClaims.desired(ws, 0, null, ControllerOptions.defaults());
   }
 
-  /** The runtime as Kaito's inference pods run it: asks for a GPU, tolerates the GPU taint. */
-  private static Pod runtimePod(BuiltImages images, Path weights) {
+  /**
+   * The runtime as Kaito's inference pods run it: asks for a GPU, tolerates the GPU taint, goes to
+   * the claim's node by its labels.
+   */
+  private static Pod runtimePod(BuiltImages images, Path weights, String claimName) {
     return new PodBuilder()
         .withNewMetadata()
         .withName("runtime")
         .addToLabels("app", "runtime")
         .endMetadata()
         .withNewSpec()
+        .addToNodeSelector("kaito.sh/nodeclaim", claimName)
         .addNewToleration()
         .withKey("sku")
         .withOperator("Equal")
@@ -347,15 +373,16 @@ class RealNodeIT {
         "no " + what + " within " + READY_TIMEOUT + "\n" + tail(log) + "\n---\n" + tail(detail));
   }
 
-  private static void awaitEqual(Snapshot before, Path stateDir, Process provisioner, Path log)
-      throws Exception {
+  private static void awaitEqual(Snapshot before, Path stateDir, Path log) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     Snapshot now = Snapshot.take(stateDir);
     while (!now.equals(before) && System.nanoTime() < deadline) {
       Thread.sleep(250);
       now = Snapshot.take(stateDir);
     }
-    assertThat(now).as("the machine after the node is gone; log:\n%s", tail(log)).isEqualTo(before);
+    assertThat(now)
+        .as("the machine after the nodes are gone; log:\n%s", tail(log))
+        .isEqualTo(before);
   }
 
   private static String tail(Path file) {
