@@ -94,6 +94,18 @@ final class BuiltImages {
         java.net.http.HttpResponse.BodyHandlers.ofString());
   }
 
+  /** Folders 0755 and files 0644 below {@code dir}: the images run as uid 65532. */
+  static void worldReadable(Path dir) throws Exception {
+    try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+      for (Path p : all.toList()) {
+        Files.setPosixFilePermissions(
+            p,
+            java.nio.file.attribute.PosixFilePermissions.fromString(
+                Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
+      }
+    }
+  }
+
   static java.util.function.Consumer<String> log() {
     return line -> System.out.println("[kaito-images] " + line);
   }

@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import sh.kaito.images.ImageBuilder.Kind;
 import sh.kaito.runtime.server.TinyModels;
@@ -123,7 +122,7 @@ class ContainersIT {
 
     // Runtime: kaito-runtime serve, as the inference StatefulSet runs it, on a mounted model.
     Path weights = TinyModels.model(shared.resolve("weights"), 128, 5);
-    worldReadable(weights);
+    BuiltImages.worldReadable(weights);
     int runtimePort = BuiltImages.freePort();
     Path runtimeLog = shared.resolve("runtime.log");
     containerd.run(
@@ -222,15 +221,6 @@ class ContainersIT {
       out.add(p);
     }
     return out;
-  }
-
-  private static void worldReadable(Path dir) throws Exception {
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.toList()) {
-        Files.setPosixFilePermissions(
-            p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
-      }
-    }
   }
 
   private static String readOrEmpty(Path file) {

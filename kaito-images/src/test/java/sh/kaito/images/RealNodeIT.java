@@ -14,7 +14,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -44,8 +43,9 @@ import sh.kaito.testsupport.WithControlPlane;
  * Ready with the claim's labels and taint and a GPU as an extended resource; the runtime image,
  * pulled from the local registry, serves a tiny model in a real container whose log the API
  * returns; its Service's ClusterIP answers HTTP through kube-proxy. Deleting the claim removes the
- * node, and the machine looks as before: no kubelet, containerd or kube-proxy of ours, the same
- * network devices, routes, iptables chains and mounts.
+ * node while a second, idle node and the network stay; stopping the provisioner (SIGTERM) stops
+ * that node too, and the machine looks as before: no kubelet, containerd or kube-proxy of ours, the
+ * same network devices, routes, iptables chains and mounts.
  */
 @WithControlPlane
 class RealNodeIT {
@@ -65,9 +65,13 @@ class RealNodeIT {
     Path stateDir = Path.of("/tmp", "krn-" + id);
     String bridge = "krn" + id;
     String subnet = "10.89." + (1 + (int) (Math.random() * 250)) + ".0/24";
-    NodeClaim claim = claim(ns);
+    NodeClaim claim = claim(ns, ns);
     String claimName = claim.getMetadata().getName();
     String nodeName = "kaito-real-" + claimName;
+    // A second node, idle, shares the bridge and kube-proxy; it is still running when the
+    // provisioner is stopped, so the stop itself must put the machine back.
+    NodeClaim idle = claim(ns + "-idle", ns);
+    String idleNode = "kaito-real-" + idle.getMetadata().getName();
 
     Snapshot before = Snapshot.take(stateDir);
     Path shared = Files.createTempDirectory(Path.of("/tmp"), "krn-model-");
@@ -91,6 +95,7 @@ class RealNodeIT {
             .start();
     try {
       client.resources(NodeClaim.class).resource(claim).create();
+      client.resources(NodeClaim.class).resource(idle).create();
       await(
           "node " + nodeName + " Ready with its GPU (provisioner log " + log + ")",
           () -> readyWithGpu(client.nodes().withName(nodeName).get()),
@@ -110,15 +115,15 @@ class RealNodeIT {
       assertThat(node.getStatus().getAllocatable().get("nvidia.com/gpu"))
           .isEqualTo(new Quantity("1"));
       await(
-          "claim " + claimName + " Ready",
-          () -> claimReady(client, claimName),
+          "claims " + claimName + " and " + idle.getMetadata().getName() + " Ready",
+          () -> claimReady(client, claimName) && claimReady(client, idle.getMetadata().getName()),
           provisioner,
           log,
-          log);
+          stateDir.resolve(idleNode).resolve("kubelet.log"));
 
       Path weights = TinyModels.model(shared.resolve("weights"), 128, 5);
-      worldReadable(shared);
-      client.pods().inNamespace(ns).resource(runtimePod(images, weights)).create();
+      BuiltImages.worldReadable(shared);
+      client.pods().inNamespace(ns).resource(runtimePod(images, weights, claimName)).create();
       client.services().inNamespace(ns).resource(service()).create();
       await(
           "runtime pod Ready on " + nodeName,
@@ -133,6 +138,26 @@ class RealNodeIT {
       HttpResponse<String> chat = BuiltImages.chat(http, "http://" + clusterIp);
       assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
       assertThat(chat.body()).contains("\"Result\"");
+      // Another pod on the bridge calls the Service: kube-proxy's rewrite inside the host, the
+      // answer back through it (the seed's `kubectl run curl ... http://$CLUSTERIP/chat`).
+      client.pods().inNamespace(ns).resource(clientPod(images, clusterIp)).create();
+      await(
+          "client pod done",
+          () -> {
+            Pod c = client.pods().inNamespace(ns).withName("client").get();
+            return c != null
+                && c.getStatus() != null
+                && List.of("Succeeded", "Failed").contains(c.getStatus().getPhase());
+          },
+          provisioner,
+          log,
+          stateDir.resolve(nodeName).resolve("kubelet.log"));
+      String clientLog = client.pods().inNamespace(ns).withName("client").getLog();
+      assertThat(client.pods().inNamespace(ns).withName("client").get().getStatus().getPhase())
+          .as(clientLog)
+          .isEqualTo("Succeeded");
+      assertThat(clientLog).contains("status=200");
+
       // The container's log, through the API server and the kubelet.
       String podLog = client.pods().inNamespace(ns).withName("runtime").getLog();
       assertThat(podLog).contains("server listening").contains("request endpoint=/chat status=200");
@@ -146,20 +171,36 @@ class RealNodeIT {
           provisioner,
           log,
           log);
-      awaitEqual(before, stateDir, provisioner, log);
+      // The other node and the network stay.
+      assertThat(Snapshot.take(stateDir).links()).contains(bridge);
+      assertThat(readyWithGpu(client.nodes().withName(idleNode).get())).isTrue();
+
+      // SIGTERM, as the quickstart stops it: the shutdown hook stops the idle node and the network.
+      provisioner.destroy();
+      assertThat(provisioner.waitFor(90, TimeUnit.SECONDS)).as("provisioner stopped").isTrue();
+      awaitEqual(before, stateDir, log);
     } finally {
       provisioner.destroy();
-      if (!provisioner.waitFor(60, TimeUnit.SECONDS)) {
+      if (!provisioner.waitFor(90, TimeUnit.SECONDS)) {
         provisioner.destroyForcibly();
       }
       DjlNatives.deleteTree(shared);
+      // The idle claim's finalizer has nobody left to remove it.
+      client
+          .resources(NodeClaim.class)
+          .withName(idle.getMetadata().getName())
+          .edit(
+              c -> {
+                c.getMetadata().setFinalizers(List.of());
+                return c;
+              });
+      client.resources(NodeClaim.class).withName(idle.getMetadata().getName()).delete();
+      client.nodes().withName(idleNode).delete();
     }
-    // The shutdown hook has nothing left to do; the machine stays as it was.
-    assertThat(Snapshot.take(stateDir)).isEqualTo(before);
   }
 
   /** The NodeClaim the Workspace controller writes for a one-GPU workspace (its own code). */
-  private static NodeClaim claim(String workspace) {
+  private static NodeClaim claim(String workspace, String namespace) {
     Workspace ws =
         KaitoYaml.parseWorkspace(
             """
@@ -171,18 +212,22 @@ class RealNodeIT {
               labelSelector: {matchLabels: {apps: real-node}}
             inference: {preset: {name: phi-3-mini-4k-instruct}}
             """
-                .formatted(workspace, workspace, UUID.randomUUID()));
+                .formatted(workspace, namespace, UUID.randomUUID()));
     return NodeClaims.desired(ws, 0, null, ControllerOptions.defaults());
   }
 
-  /** The runtime as Kaito's inference pods run it: asks for a GPU, tolerates the GPU taint. */
-  private static Pod runtimePod(BuiltImages images, Path weights) {
+  /**
+   * The runtime as Kaito's inference pods run it: asks for a GPU, tolerates the GPU taint, goes to
+   * the claim's node by its labels.
+   */
+  private static Pod runtimePod(BuiltImages images, Path weights, String claimName) {
     return new PodBuilder()
         .withNewMetadata()
         .withName("runtime")
         .addToLabels("app", "runtime")
         .endMetadata()
         .withNewSpec()
+        .addToNodeSelector("kaito.sh/nodeclaim", claimName)
         .addNewToleration()
         .withKey("sku")
         .withOperator("Equal")
@@ -232,6 +277,40 @@ class RealNodeIT {
         .build();
   }
 
+  /** A pod running {@link HttpGetMain} from this module's test classes against the Service. */
+  private static Pod clientPod(BuiltImages images, String clusterIp) {
+    Path classes = Path.of("target", "test-classes").toAbsolutePath();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName("client")
+        .endMetadata()
+        .withNewSpec()
+        .withRestartPolicy("Never")
+        .addNewToleration()
+        .withKey("sku")
+        .withOperator("Exists")
+        .endToleration()
+        .addNewContainer()
+        .withName("client")
+        .withImage(images.reference(Kind.RUNTIME))
+        .withCommand(
+            "java", "-cp", "/probe", HttpGetMain.class.getName(), "http://" + clusterIp + "/health")
+        .addNewVolumeMount()
+        .withName("probe")
+        .withMountPath("/probe")
+        .withReadOnly(true)
+        .endVolumeMount()
+        .endContainer()
+        .addNewVolume()
+        .withName("probe")
+        .withNewHostPath()
+        .withPath(classes.toString())
+        .endHostPath()
+        .endVolume()
+        .endSpec()
+        .build();
+  }
+
   private static Service service() {
     return new ServiceBuilder()
         .withNewMetadata()
@@ -272,15 +351,6 @@ class RealNodeIT {
             .anyMatch(c -> c.getType().equals("Ready") && c.getStatus().equals("True"));
   }
 
-  private static void worldReadable(Path dir) throws Exception {
-    try (Stream<Path> all = Files.walk(dir)) {
-      for (Path p : all.toList()) {
-        Files.setPosixFilePermissions(
-            p, PosixFilePermissions.fromString(Files.isDirectory(p) ? "rwxr-xr-x" : "rw-r--r--"));
-      }
-    }
-  }
-
   private static void await(
       String what, Supplier<Boolean> done, Process provisioner, Path log, Path detail)
       throws Exception {
@@ -303,15 +373,16 @@ class RealNodeIT {
         "no " + what + " within " + READY_TIMEOUT + "\n" + tail(log) + "\n---\n" + tail(detail));
   }
 
-  private static void awaitEqual(Snapshot before, Path stateDir, Process provisioner, Path log)
-      throws Exception {
+  private static void awaitEqual(Snapshot before, Path stateDir, Path log) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     Snapshot now = Snapshot.take(stateDir);
     while (!now.equals(before) && System.nanoTime() < deadline) {
       Thread.sleep(250);
       now = Snapshot.take(stateDir);
     }
-    assertThat(now).as("the machine after the node is gone; log:\n%s", tail(log)).isEqualTo(before);
+    assertThat(now)
+        .as("the machine after the nodes are gone; log:\n%s", tail(log))
+        .isEqualTo(before);
   }
 
   private static String tail(Path file) {

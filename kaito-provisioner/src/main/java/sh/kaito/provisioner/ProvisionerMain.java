@@ -134,16 +134,26 @@ public final class ProvisionerMain {
     }
     Map<String, Path> cas = new java.util.LinkedHashMap<>();
     r.registryCas().forEach((host, file) -> cas.put(host, Path.of(file).toAbsolutePath()));
-    return new RealNodeSettings(
-        Path.of(r.stateDir()).toAbsolutePath(),
-        r.bridge(),
-        RealNodeSettings.Subnet.parse(r.subnet()),
-        java.util.Optional.ofNullable(r.serviceCidr()),
-        Path.of(kubeconfig).toAbsolutePath(),
-        r.pauseImage(),
-        r.plainHttpRegistries(),
-        cas,
-        RealNodeSettings.Binaries.fromEnvironment(env));
+    RealNodeSettings settings =
+        new RealNodeSettings(
+            Path.of(r.stateDir()).toAbsolutePath(),
+            r.bridge(),
+            RealNodeSettings.Subnet.parse(r.subnet()),
+            java.util.Optional.ofNullable(r.serviceCidr()),
+            Path.of(kubeconfig).toAbsolutePath(),
+            r.pauseImage(),
+            r.plainHttpRegistries(),
+            cas,
+            RealNodeSettings.Binaries.fromEnvironment(env));
+    try {
+      if (!Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
+        throw new IllegalArgumentException(
+            "--provider=local-real starts kubelets and changes the network: run it as root");
+      }
+    } catch (IOException | UnsupportedOperationException e) {
+      throw new IllegalArgumentException("--provider=local-real needs Linux: " + e.getMessage());
+    }
+    return settings;
   }
 
   private static KubernetesClient client(String kubeconfig) throws IOException {
