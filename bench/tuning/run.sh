@@ -10,6 +10,10 @@
 # first; the sides alternate for ROUNDS (2) rounds so other load hits both alike. Prints training
 # tokens/s (wall and per CPU second) and peak RSS per side, medians over rounds and the ratios
 # java/trl.
+#
+# Then (QLORA=1, the default) the QLoRA rows: a ~0.46B random Llama (bench_trl.py --make), LoRA and
+# QLoRA (NF4 + double quantization) on both sides, QSEQ (128) tokens, QBATCH (2), QSTEPS (2), one
+# process each: peak RSS QLoRA/LoRA per side and tokens/s of all four. ROUNDS=0 runs only these.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 THREADS="${1:-2}"
@@ -42,7 +46,7 @@ for round in $(seq "$ROUNDS"); do
     | grep '^java ' | tee -a "$RESULTS"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -v threads="$THREADS" '
+[ "$ROUNDS" -gt 0 ] && awk -v threads="$THREADS" '
   function val(key,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] } }
   function median(side, m,   n, i, j, t, a) {
     n = cnt[side]; for (i = 1; i <= n; i++) a[i] = v[side, m, i]
@@ -56,3 +60,32 @@ awk -v threads="$THREADS" '
     printf "median java tokens_s=%.1f cpu_tokens_s=%.1f peak_rss_mib=%.0f\n", j[1], j[2], j[3]
     printf "ratio java/trl (median of %d rounds) threads=%s tokens_s=%.2f cpu_tokens_s=%.2f peak_rss=%.2f\n",
       cnt["java"], threads, j[1] / t[1], j[2] / t[2], j[3] / t[3] }' "$RESULTS"
+
+[ "${QLORA:-1}" = 1 ] || exit 0
+QSEQ="${QSEQ:-128}"
+QBATCH="${QBATCH:-2}"
+QSTEPS="${QSTEPS:-2}"
+HALF="$WORK/llama-half-b"
+"$KAITO_ORACLE_PYTHON" bench/tuning/bench_trl.py --make "$HALF"
+QRESULTS="$WORK/qlora-results-$THREADS.txt"
+: >"$QRESULTS"
+echo "qlora rows: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+for mode in lora qlora; do
+  flag=""; [ "$mode" = qlora ] && flag="--qlora"
+  "$KAITO_ORACLE_PYTHON" bench/tuning/bench_trl.py --model "$HALF" --threads "$THREADS" \
+    --seq "$QSEQ" --batch "$QBATCH" --steps "$QSTEPS" $flag 2>/dev/null | grep '^trl' | tee -a "$QRESULTS"
+  java -Dai.djl.offline=true -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
+    -cp "kaito-runtime/target/classes:$(cat "$WORK/classpath.txt")" \
+    sh.kaito.runtime.bench.TuneBench "$HALF" "$THREADS" "$QSEQ" "$QBATCH" "$QSTEPS" "$mode" 2>/dev/null \
+    | grep '^java' | tee -a "$QRESULTS"
+done
+echo "qlora rows: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+awk '
+  function val(key,   i, kv) { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] } }
+  { rss[$1] = val("peak_rss_mib"); tps[$1] = val("tokens_s") }
+  END {
+    printf "qlora/lora peak RSS: java %.2f (%s / %s MiB), trl %.2f (%s / %s MiB)\n",
+      rss["java-qlora"] / rss["java"], rss["java-qlora"], rss["java"],
+      rss["trl-qlora"] / rss["trl"], rss["trl-qlora"], rss["trl"]
+    printf "tokens/s: java lora %s, java qlora %s, trl lora %s, trl qlora %s\n",
+      tps["java"], tps["java-qlora"], tps["trl"], tps["trl-qlora"] }' "$QRESULTS"
