@@ -64,7 +64,6 @@ export KAITO_KUBE_PROXY_BIN="${KAITO_KUBE_PROXY_BIN:-$KAITO_KUBE_BIN/kube-proxy}
 
 pids=()
 bridge_made=0
-route_made=0
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -79,8 +78,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   hack/cluster/down >/dev/null 2>&1 || true
-  if [ "$route_made" = 1 ]; then ip route del "$service_cidr" dev "$bridge" 2>/dev/null || true; fi
-  if [ "$bridge_made" = 1 ]; then ip link del "$bridge" 2>/dev/null || true; fi
+  if [ "$bridge_made" = 1 ]; then hack/cluster/bridge down "$bridge" >/dev/null 2>&1 || true; fi
   if [ "$status" -ne 0 ]; then
     echo "quickstart failed; process logs in $run, control-plane logs in $KAITO_CP_DIR/logs" >&2
   fi
@@ -91,19 +89,11 @@ trap cleanup EXIT INT TERM
 rm -rf "$run"
 mkdir -p "$run"
 
-step "the pods' bridge $bridge ($gateway/${subnet#*/}), the Service CIDR $service_cidr routed onto it"
+step "the pods' bridge $bridge ($gateway/${subnet#*/}); the provisioner routes the Service CIDR onto it"
 other="$(ip route show "$service_cidr" | grep -v "dev $bridge " || true)"
 [ -z "$other" ] || fail "$service_cidr is already routed ($other): is another set of real nodes running?"
-if ! ip link show "$bridge" >/dev/null 2>&1; then
-  ip link add "$bridge" type bridge
-  bridge_made=1
-fi
-ip addr replace "$gateway/${subnet#*/}" dev "$bridge"
-ip link set "$bridge" up
-if ! ip route show "$service_cidr" | grep -q "dev $bridge"; then
-  ip route add "$service_cidr" dev "$bridge"
-  route_made=1
-fi
+hack/cluster/bridge up "$bridge" "$subnet" >/dev/null
+bridge_made=1
 
 step "a registry with a password on $gateway (pods pull from it over the bridge)"
 port=""
