@@ -35,7 +35,8 @@ subnet="${KAITO_QUICKSTART_SUBNET:-10.88.0.0/24}"
 gateway="${subnet%.*}.1"
 service_cidr="10.96.0.0/16"
 tag=quickstart
-nodes_dir="$run/nodes"
+# Short: containerd's socket paths under it must stay within 104 bytes.
+nodes_dir="${KAITO_QUICKSTART_NODES_DIR:-/var/lib/kaito-quickstart}"
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { echo "quickstart: $*" >&2; exit 1; }
@@ -212,7 +213,7 @@ deadline=$((SECONDS + ${KAITO_QUICKSTART_TIMEOUT:-900}))
 last=""
 steps_seen=""
 while :; do
-  table="$(kubectl get workspace "$ws" 2>&1 || true)"
+  table="$(kubectl get workspace "$ws" 2>&1 | awk '{NF--; print}' || true)"
   progress="$(kubectl get workspace "$ws" -o jsonpath='{.status.tuningProgress.step}/{.status.tuningProgress.totalSteps} loss={.status.tuningProgress.loss}' 2>/dev/null || true)"
   line="$table"$'\n'"tuning: $progress"
   if [ "$line" != "$last" ]; then
