@@ -160,7 +160,8 @@ java -cp "$(classpath kaito-provisioner)" sh.kaito.provisioner.ProvisionerMain \
   --real-node-dir="$nodes_dir" --real-node-bridge="$bridge" --real-node-subnet="$subnet" \
   --real-node-service-cidr="$service_cidr" \
   --real-node-pause-image="$registry/kaito/kaito-pause:$tag" \
-  --real-node-insecure-registries="$registry" >"$run/provisioner.log" 2>&1 &
+  --real-node-insecure-registries="$registry" \
+  --real-node-registry-credentials="$run/registry/docker-config.json" >"$run/provisioner.log" 2>&1 &
 pids+=($!)
 KAITO_LEADER_ELECT=false KAITO_WEBHOOK_PORT=0 KAITO_METRICS_PORT=0 KAITO_HEALTH_PORT=0 \
   KAITO_BIND_ADDRESS=127.0.0.1 KAITO_PRESET_REGISTRY="$registry/kaito" KAITO_WEIGHTS_TAG="$tag" \
@@ -213,9 +214,10 @@ deadline=$((SECONDS + ${KAITO_QUICKSTART_TIMEOUT:-900}))
 last=""
 steps_seen=""
 while :; do
-  table="$(kubectl get workspace "$ws" 2>&1 | awk '{NF--; print}' || true)"
+  table="$(kubectl get workspace "$ws" 2>&1 || true)"
   progress="$(kubectl get workspace "$ws" -o jsonpath='{.status.tuningProgress.step}/{.status.tuningProgress.totalSteps} loss={.status.tuningProgress.loss}' 2>/dev/null || true)"
-  line="$table"$'\n'"tuning: $progress"
+  # AGE changes every second: what changed is the table without it, and the progress.
+  line="$(echo "$table" | awk '{NF--; print}')"$'\n'"tuning: $progress"
   if [ "$line" != "$last" ]; then
     echo "$table" | sed 's/^/  /'
     case "$progress" in

@@ -39,6 +39,9 @@ public record ProvisionerOptions(
    * @param pauseImage the sandbox image every node's containerd uses; required for local-real
    * @param plainHttpRegistries {@code host:port}s containerd pulls from over plain HTTP
    * @param registryCas {@code host:port} → CA file, for registries served over TLS
+   * @param registryCredentials a docker config.json whose logins for those registries every node's
+   *     containerd uses when the kubelet passes none (the sandbox image; on AKS, the kubelet
+   *     identity's pull access), or null
    */
   public record RealNodeOptions(
       String stateDir,
@@ -47,7 +50,8 @@ public record ProvisionerOptions(
       String serviceCidr,
       String pauseImage,
       List<String> plainHttpRegistries,
-      Map<String, String> registryCas) {
+      Map<String, String> registryCas,
+      String registryCredentials) {
     public RealNodeOptions {
       plainHttpRegistries = List.copyOf(plainHttpRegistries);
       registryCas = Map.copyOf(registryCas);
@@ -70,6 +74,8 @@ public record ProvisionerOptions(
         --real-node-pause-image    local-real: the sandbox image (required), from a local registry
         --real-node-insecure-registries  local-real: host:port[,host:port] pulled over plain HTTP
         --real-node-registry-cas   local-real: host:port=CA-file[,...] pulled over TLS with that CA
+        --real-node-registry-credentials  local-real: a docker config.json; its logins for those
+                                   registries are the nodes' own (the sandbox image needs one)
         --real-node-dir            local-real: the nodes' folders (default /var/lib/kaito-real-nodes)
         --real-node-bridge         local-real: the pods' bridge (default kaito0)
         --real-node-subnet         local-real: the bridge's subnet; its first address is the node
@@ -110,6 +116,7 @@ public record ProvisionerOptions(
     String realSubnet = RealNodeSettings.DEFAULT_SUBNET;
     String realServiceCidr = null;
     String pauseImage = null;
+    String registryCredentials = null;
     List<String> plainHttp = new ArrayList<>();
     Map<String, String> cas = new LinkedHashMap<>();
     for (String arg : args) {
@@ -144,6 +151,8 @@ public record ProvisionerOptions(
         case "real-node-service-cidr" -> realServiceCidr = value.isEmpty() ? null : value;
         case "real-node-pause-image" -> pauseImage = value.isEmpty() ? null : value;
         case "real-node-insecure-registries" -> plainHttp.addAll(list(value));
+        case "real-node-registry-credentials" ->
+            registryCredentials = value.isEmpty() ? null : value;
         case "real-node-registry-cas" -> {
           for (String pair : list(value)) {
             int at = pair.indexOf('=');
@@ -175,7 +184,14 @@ public record ProvisionerOptions(
         leaderElect,
         leaseNamespace,
         new RealNodeOptions(
-            realDir, realBridge, realSubnet, realServiceCidr, pauseImage, plainHttp, cas));
+            realDir,
+            realBridge,
+            realSubnet,
+            realServiceCidr,
+            pauseImage,
+            plainHttp,
+            cas,
+            registryCredentials));
   }
 
   private static List<String> list(String value) {

@@ -79,7 +79,10 @@ final class RealNode {
       Files.writeString(
           l.containerdConfig(),
           RealNodeFiles.containerdConfig(
-              l, settings.pauseImage(), settings.binaries().cniBinDir()));
+              l,
+              settings.pauseImage(),
+              settings.binaries().cniBinDir(),
+              settings.registryLogins()));
       Files.writeString(
           l.cniConfDir().resolve("10-kaito.conflist"),
           RealNodeFiles.cniConflist(settings.bridge(), settings.subnet(), network.ipamDir()));

@@ -74,6 +74,36 @@ final class RealNodeFiles {
    * images come only through the registry host files of {@link #registryHosts}.
    */
   static String containerdConfig(Layout l, String pauseImage, Path cniBinDir) {
+    return containerdConfig(l, pauseImage, cniBinDir, Map.of());
+  }
+
+  /**
+   * As above, with the node's own registry logins: the CRI plugin uses them when the kubelet passes
+   * no credential (the sandbox image, which no pod's pull secret covers).
+   */
+  static String containerdConfig(
+      Layout l,
+      String pauseImage,
+      Path cniBinDir,
+      Map<String, sh.kaito.presets.image.RegistryCredential> logins) {
+    StringBuilder auth = new StringBuilder();
+    logins.forEach(
+        (registry, c) ->
+            auth.append("      [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"")
+                .append(registry)
+                .append("\".auth]\n        username = \"")
+                .append(tomlEscape(c.username()))
+                .append("\"\n        password = \"")
+                .append(tomlEscape(c.password()))
+                .append("\"\n"));
+    return containerdBase(l, pauseImage, cniBinDir) + auth;
+  }
+
+  private static String tomlEscape(String s) {
+    return s.replace("\\", "\\\\").replace("\"", "\\\"");
+  }
+
+  private static String containerdBase(Layout l, String pauseImage, Path cniBinDir) {
     return """
         version = 2
         root = "%1$s"

@@ -22,6 +22,8 @@ import java.util.Optional;
  * @param plainHttpRegistries {@code host:port} registries pulled over plain HTTP, explicitly
  * @param registryCas {@code host:port} → CA file: registries pulled over TLS with that CA
  * @param binaries kubelet, kube-proxy, containerd and the CNI plugins' folder
+ * @param registryLogins {@code host:port} → the node's own login there (containerd uses it when the
+ *     kubelet passes no pull secret, e.g. for the sandbox image)
  */
 public record RealNodeSettings(
     Path stateDir,
@@ -32,7 +34,8 @@ public record RealNodeSettings(
     String pauseImage,
     List<String> plainHttpRegistries,
     Map<String, Path> registryCas,
-    Binaries binaries) {
+    Binaries binaries,
+    Map<String, sh.kaito.presets.image.RegistryCredential> registryLogins) {
 
   public static final String DEFAULT_STATE_DIR = "/var/lib/kaito-real-nodes";
   public static final String DEFAULT_BRIDGE = "kaito0";
@@ -41,6 +44,7 @@ public record RealNodeSettings(
   public RealNodeSettings {
     plainHttpRegistries = List.copyOf(plainHttpRegistries);
     registryCas = Map.copyOf(registryCas);
+    registryLogins = Map.copyOf(registryLogins);
     if (!bridge.matches("[a-zA-Z0-9_.-]{1,15}")) {
       throw new IllegalArgumentException(
           "bridge name must be 1 to 15 letters, digits, '.', '-' or '_', got " + bridge);

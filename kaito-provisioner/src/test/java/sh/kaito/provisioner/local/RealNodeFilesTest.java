@@ -14,6 +14,33 @@ class RealNodeFilesTest {
   private final RealNodeFiles.Layout layout = new RealNodeFiles.Layout(Path.of("/n/kaito-real-a"));
 
   @Test
+  void theNodesOwnRegistryLoginsAreCriAuthSections() {
+    String toml =
+        RealNodeFiles.containerdConfig(
+            layout,
+            "10.88.0.1:5000/kaito/kaito-pause:1",
+            Path.of("/c"),
+            Map.of(
+                "10.88.0.1:5000",
+                new sh.kaito.presets.image.RegistryCredential("kaito", "p\"w\\d")));
+    assertThat(toml)
+        .contains("config_path = \"/n/kaito-real-a/certs.d\"")
+        .endsWith(
+            """
+                  [plugins."io.containerd.grpc.v1.cri".registry.configs."10.88.0.1:5000".auth]
+                    username = "kaito"
+                    password = "p\\"w\\\\d"
+            """);
+    // Without logins the file is exactly the plain one.
+    assertThat(
+            RealNodeFiles.containerdConfig(
+                layout, "10.88.0.1:5000/kaito/kaito-pause:1", Path.of("/c"), Map.of()))
+        .isEqualTo(
+            RealNodeFiles.containerdConfig(
+                layout, "10.88.0.1:5000/kaito/kaito-pause:1", Path.of("/c")));
+  }
+
+  @Test
   void containerdHasItsOwnPathsOurPauseImageAndOnlyTheConfiguredRegistries() {
     String toml =
         RealNodeFiles.containerdConfig(layout, "127.0.0.1:5000/kaito/kaito-pause:1", Path.of("/c"));
@@ -98,7 +125,8 @@ class RealNodeFilesTest {
                     "pause",
                     List.of(),
                     Map.of(),
-                    b))
+                    b,
+                    Map.of()))
         .hasMessageContaining("bridge name");
     assertThatThrownBy(
             () ->
@@ -111,7 +139,8 @@ class RealNodeFilesTest {
                     "pause",
                     List.of("http://127.0.0.1:5000"),
                     Map.of(),
-                    b))
+                    b,
+                    Map.of()))
         .hasMessageContaining("a registry is host:port");
   }
 }
