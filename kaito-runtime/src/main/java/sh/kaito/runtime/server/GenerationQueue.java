@@ -420,7 +420,7 @@ final class GenerationQueue implements AutoCloseable {
       }
       int n = r.jobs.size();
       // Room for the prompts, as vLLM admits: a request alone in the batch always joins.
-      long needed = (long) n * r.jobs.get(0).prompt().length;
+      long needed = r.promptTokens();
       boolean fits =
           running.isEmpty()
               || (runningSequences + n <= config.maxNumSeqs()
@@ -461,8 +461,12 @@ final class GenerationQueue implements AutoCloseable {
                     r.lastTokenAt[choice] = now;
                     r.events.add(new Token(choice, token));
                   });
-      if (i > 0 && Arrays.equals(job.prompt(), r.jobs.get(0).prompt())) {
-        s.sharePrefillWith(r.sequences[0]);
+      for (int j = 0; j < i; j++) {
+        // The first earlier sequence with the same prompt runs it for both (n > 1, per prompt).
+        if (Arrays.equals(job.prompt(), r.jobs.get(j).prompt())) {
+          s.sharePrefillWith(r.sequences[j]);
+          break;
+        }
       }
       r.sequences[i] = s;
     }
