@@ -429,7 +429,18 @@ final class GenerationQueue implements AutoCloseable {
         return;
       }
       waiting.removeFirst();
-      open(r);
+      try {
+        open(r);
+      } catch (RuntimeException e) {
+        LOG.error("request could not start", e);
+        for (Sequence s : r.sequences) {
+          if (s != null) {
+            s.close();
+          }
+        }
+        r.events.add(new Failed(new GenerationFailedException(e)));
+        continue;
+      }
       running.add(r);
       runningSequences += n;
       observer.admitted(r.jobs.get(0).model(), n, System.nanoTime() - r.arrived);

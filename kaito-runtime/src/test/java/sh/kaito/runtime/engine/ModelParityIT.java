@@ -51,6 +51,7 @@ class ModelParityIT {
     "phi3:longrope",
     "phi3:window",
     "llama:fp32:lora",
+    "mistral:window:lora",
     "qwen2:fp32:lora",
     "phi3:fp32:lora",
   };
