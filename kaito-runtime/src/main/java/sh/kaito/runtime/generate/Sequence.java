@@ -12,6 +12,8 @@ import sh.kaito.runtime.lora.Adapters;
  */
 public final class Sequence implements AutoCloseable {
 
+  private static final long[] NO_TOKENS = {};
+
   private final long[] prompt;
   private final SamplingParams params;
   private final Adapters adapters;
@@ -124,7 +126,9 @@ public final class Sequence implements AutoCloseable {
 
   /** Draws the next token from {@code logits} (modified) and ends the sequence if it should. */
   void accept(float[] logits) {
-    long next = sampler.next(logits, Arrays.copyOf(history, length), generated);
+    // Only the repetition penalty reads the history: no copy per token without it.
+    long[] seen = params.repetitionPenalty() != 1 ? Arrays.copyOf(history, length) : NO_TOKENS;
+    long next = sampler.next(logits, seen, generated);
     if (length == history.length) {
       history = Arrays.copyOf(history, length + Math.max(64, length / 2));
     }

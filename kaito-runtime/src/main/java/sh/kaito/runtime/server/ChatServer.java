@@ -202,6 +202,8 @@ public final class ChatServer implements AutoCloseable {
       json(ctx, 500, Map.of("detail", "Model failed to load"));
     } else if (!model.isDone()) {
       json(ctx, 503, Map.of("detail", "Model not initialized"));
+    } else if (queue.draining()) {
+      json(ctx, 503, Map.of("detail", "Shutting down")); // readiness fails while requests drain
     } else {
       json(ctx, 200, Map.of("status", "Healthy"));
     }

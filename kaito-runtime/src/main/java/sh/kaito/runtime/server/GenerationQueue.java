@@ -192,6 +192,13 @@ final class GenerationQueue implements AutoCloseable {
     }
   }
 
+  /** Whether {@link #drain} has begun: no new requests are taken. */
+  boolean draining() {
+    synchronized (lock) {
+      return draining;
+    }
+  }
+
   /** Whether the step thread still runs (false once {@link #drain} returned). */
   boolean stepThreadAlive() {
     return loop.isAlive();

@@ -254,6 +254,7 @@ class SchedulerIT {
         },
         Duration.ofSeconds(10),
         "503 while draining");
+    assertThat(c.get("/health").status()).as("not ready while draining").isEqualTo(503);
     ServerClient.Reply finished = running.get(1, TimeUnit.MINUTES);
     assertThat(finished.status()).as(finished.body()).isEqualTo(200);
     assertThat(finished.json().path("usage").path("completion_tokens").asInt()).isEqualTo(80);
