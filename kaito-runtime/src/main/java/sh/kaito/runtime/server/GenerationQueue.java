@@ -382,21 +382,14 @@ final class GenerationQueue implements AutoCloseable {
           continue;
         }
       }
-      reap();
-      Map<GenerationEngine, List<Sequence>> batches = new IdentityHashMap<>();
-      Map<GenerationEngine, List<Request>> owners = new IdentityHashMap<>();
-      for (Request r : running) {
-        GenerationEngine engine = r.model.engine();
-        owners.computeIfAbsent(engine, k -> new ArrayList<>()).add(r);
-        List<Sequence> batch = batches.computeIfAbsent(engine, k -> new ArrayList<>());
-        for (Sequence s : r.sequences) {
-          if (s != null) {
-            batch.add(s);
-          }
+      try {
+        runOnce();
+      } catch (RuntimeException | Error e) {
+        // A defect outside the engine's step: its requests fail, the scheduler goes on.
+        LOG.error("scheduler iteration failed", e);
+        for (Request r : new ArrayList<>(running)) {
+          fail(r, new GenerationFailedException(e));
         }
-      }
-      for (var e : batches.entrySet()) {
-        step(e.getKey(), e.getValue(), owners.get(e.getKey()));
       }
       synchronized (lock) {
         if (stopped) {
@@ -405,6 +398,26 @@ final class GenerationQueue implements AutoCloseable {
           }
         }
       }
+    }
+  }
+
+  /** Drops what left, then one step per engine over the running sequences. */
+  private void runOnce() {
+    reap();
+    Map<GenerationEngine, List<Sequence>> batches = new IdentityHashMap<>();
+    Map<GenerationEngine, List<Request>> owners = new IdentityHashMap<>();
+    for (Request r : running) {
+      GenerationEngine engine = r.model.engine();
+      owners.computeIfAbsent(engine, k -> new ArrayList<>()).add(r);
+      List<Sequence> batch = batches.computeIfAbsent(engine, k -> new ArrayList<>());
+      for (Sequence s : r.sequences) {
+        if (s != null) {
+          batch.add(s);
+        }
+      }
+    }
+    for (var e : batches.entrySet()) {
+      step(e.getKey(), e.getValue(), owners.get(e.getKey()));
     }
   }
 
