@@ -13,7 +13,7 @@ import java.time.Duration;
  * kaito_generation_duration_seconds{model}}, {@code kaito_generation_queue_waiting}, {@code
  * kaito_generation_running}, {@code kaito_ratelimit_rejected_total} (upstream's name for 429s).
  */
-final class ServerMetrics {
+final class ServerMetrics implements GenerationQueue.Observer {
 
   private final MeterRegistry registry;
   private final Counter rejected;
@@ -28,10 +28,10 @@ final class ServerMetrics {
 
   void queue(GenerationQueue queue) {
     Gauge.builder("kaito.generation.queue.waiting", queue, GenerationQueue::waiting)
-        .description("Requests waiting for the generation worker")
+        .description("Requests waiting to join the running batch")
         .register(registry);
-    Gauge.builder("kaito.generation.running", queue, GenerationQueue::running)
-        .description("Generations running (0 or 1)")
+    Gauge.builder("kaito.generation.running", queue, GenerationQueue::runningSequences)
+        .description("Sequences in the running batch")
         .register(registry);
   }
 
@@ -53,10 +53,20 @@ final class ServerMetrics {
     tokens(model, "prompt").increment(promptTokens);
     tokens(model, "completion").increment(completionTokens);
     Timer.builder("kaito.generation.duration")
-        .description("Time from the start of a generation (queue wait excluded) to its end")
+        .description("Time from a request's arrival to the end of one of its sequences")
         .tag("model", model)
         .register(registry)
         .record(Duration.ofNanos(nanos));
+  }
+
+  @Override
+  public void finished(
+      String model,
+      int promptTokens,
+      int completionTokens,
+      sh.kaito.runtime.generate.FinishReason reason,
+      long nanos) {
+    generated(model, promptTokens, completionTokens, nanos);
   }
 
   void rejected() {

@@ -39,6 +39,9 @@ class ModelParityIT {
     "llama:bf16",
     "llama:sharded",
     "llama:llama3rope",
+    "llama:linearrope",
+    "llama:fp16",
+    "llama:bias",
     "mistral:fp32",
     "mistral:window",
     "qwen2:fp32",
@@ -48,6 +51,7 @@ class ModelParityIT {
     "phi3:longrope",
     "phi3:window",
     "llama:fp32:lora",
+    "mistral:window:lora",
     "qwen2:fp32:lora",
     "phi3:fp32:lora",
   };
