@@ -85,6 +85,7 @@ public final class ChatServer implements AutoCloseable {
     this.registry = registry;
     this.metrics = new ServerMetrics(registry);
     this.queue = new GenerationQueue(config.queueCapacity(), metrics);
+    model.thenAccept(m -> metrics.scheduler(m.name(), queue));
     this.app = Javalin.create(this::configure);
   }
 

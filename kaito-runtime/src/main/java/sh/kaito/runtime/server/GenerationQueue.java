@@ -21,7 +21,7 @@ import sh.kaito.runtime.lora.Adapters;
  * and a single generation already keeps libtorch's intra-op threads busy, so running two at once
  * would only make both slower and double the KV-cache memory.
  */
-final class GenerationQueue implements AutoCloseable {
+final class GenerationQueue implements SchedulerState, AutoCloseable {
 
   /** One sequence to generate, as the engine takes it. */
   record Job(String model, long[] prompt, SamplingParams params, Adapters adapters) {}
@@ -67,6 +67,7 @@ final class GenerationQueue implements AutoCloseable {
   private final ThreadPoolExecutor worker;
   private final ServerMetrics metrics;
   private final AtomicInteger running = new AtomicInteger();
+  private volatile double kvCacheUsage;
 
   GenerationQueue(int capacity, ServerMetrics metrics) {
     if (capacity < 0) {
@@ -103,6 +104,22 @@ final class GenerationQueue implements AutoCloseable {
     return running.get();
   }
 
+  @Override
+  public int runningRequests() {
+    return running();
+  }
+
+  @Override
+  public int waitingRequests() {
+    return waiting();
+  }
+
+  /** The running sequence's length over the model's context: batch 1 holds one sequence's cache. */
+  @Override
+  public double kvCacheUsage() {
+    return kvCacheUsage;
+  }
+
   /**
    * Generates {@code jobs} one after the other on the worker and waits for them. They hold one
    * place in the queue, so a request with {@code n} choices is accepted or refused as a whole.
@@ -113,8 +130,9 @@ final class GenerationQueue implements AutoCloseable {
    */
   List<Completion> run(ServedModel model, List<Job> jobs, StreamListener listener) {
     Future<List<Completion>> future;
+    long arrived = System.nanoTime();
     try {
-      future = worker.submit(() -> generateAll(model, jobs, listener));
+      future = worker.submit(() -> generateAll(model, jobs, listener, arrived));
     } catch (RejectedExecutionException e) {
       metrics.rejected();
       throw new ApiException(
@@ -143,21 +161,31 @@ final class GenerationQueue implements AutoCloseable {
     }
   }
 
-  private List<Completion> generateAll(ServedModel model, List<Job> jobs, StreamListener listener) {
+  private List<Completion> generateAll(
+      ServedModel model, List<Job> jobs, StreamListener listener, long arrived) {
     running.incrementAndGet();
+    List<SequenceTimeline> timelines = new ArrayList<>();
+    for (int i = 0; i < jobs.size(); i++) {
+      timelines.add(metrics.sequence(model.name(), model.contextLength(), arrived));
+    }
     try {
       List<Completion> out = new ArrayList<>();
       for (int i = 0; i < jobs.size(); i++) {
-        out.add(generate(model, jobs.get(i), i, listener));
+        out.add(generate(model, jobs.get(i), i, listener, timelines.get(i)));
       }
       return out;
     } finally {
+      timelines.forEach(SequenceTimeline::aborted); // no-op for the finished ones
+      kvCacheUsage = 0;
       running.decrementAndGet();
     }
   }
 
-  private Completion generate(ServedModel model, Job job, int choice, StreamListener listener) {
+  private Completion generate(
+      ServedModel model, Job job, int choice, StreamListener listener, SequenceTimeline timeline) {
     long start = System.nanoTime();
+    timeline.scheduled();
+    double context = model.contextLength();
     var stops = job.params().stopStrings();
     IncrementalText stream = null;
     if (listener != null) {
@@ -173,6 +201,8 @@ final class GenerationQueue implements AutoCloseable {
                 job.params(),
                 job.adapters(),
                 token -> {
+                  timeline.token();
+                  kvCacheUsage = (job.prompt().length + timeline.tokens()) / context;
                   if (text != null) {
                     String delta = text.add(token);
                     if (!delta.isEmpty()) {
@@ -188,6 +218,7 @@ final class GenerationQueue implements AutoCloseable {
             job.prompt().length);
     metrics.generated(
         job.model(), job.prompt().length, g.tokens().length, System.nanoTime() - start);
+    timeline.finished(job.prompt().length, g.finishReason());
     if (text != null) {
       String rest = text.finish();
       if (!rest.isEmpty()) {

@@ -1,13 +1,33 @@
 package sh.kaito.runtime.server;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The server's meters. Prometheus names: {@code kaito_http_requests_total{endpoint,status}}, {@code
+ * The server's meters, in two families.
+ *
+ * <p>vLLM's, so that dashboards and autoscalers written for vLLM (and Kaito's vLLM runtime) work
+ * unchanged: names, types, buckets and the {@code model_name}/{@code engine} labels as vLLM's
+ * {@code PrometheusStatLogger} (v1) registers them. Gauges {@code vllm:num_requests_running},
+ * {@code vllm:num_requests_waiting}, {@code vllm:kv_cache_usage_perc} and its older name {@code
+ * vllm:gpu_cache_usage_perc}; counters {@code vllm:prompt_tokens_total}, {@code
+ * vllm:generation_tokens_total}, {@code vllm:request_success_total{finished_reason}}; histograms
+ * {@code vllm:time_to_first_token_seconds}, {@code vllm:inter_token_latency_seconds}, {@code
+ * vllm:time_per_output_token_seconds} (per request: decode time / (tokens − 1)), {@code
+ * vllm:e2e_request_latency_seconds}, {@code vllm:request_queue_time_seconds}, {@code
+ * vllm:request_inference_time_seconds}, {@code vllm:request_prompt_tokens}, {@code
+ * vllm:request_generation_tokens}. Micrometer adds a {@code _max} gauge beside each histogram.
+ *
+ * <p>Ours: {@code kaito_http_requests_total{endpoint,status}}, {@code
  * kaito_http_request_duration_seconds{endpoint}}, {@code
  * kaito_generation_tokens_total{model,kind=prompt|completion}}, {@code
  * kaito_generation_duration_seconds{model}}, {@code kaito_generation_queue_waiting}, {@code
@@ -15,8 +35,27 @@ import java.time.Duration;
  */
 final class ServerMetrics {
 
+  /** vLLM's {@code vllm:time_to_first_token_seconds} buckets. */
+  static final double[] TTFT_BUCKETS = {
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0, 160.0, 640.0, 2560.0
+  };
+
+  /** vLLM's inter-token latency and time-per-output-token buckets. */
+  static final double[] TOKEN_LATENCY_BUCKETS = {
+    0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+    40.0, 80.0
+  };
+
+  /** vLLM's request latency buckets (end to end, queue, inference). */
+  static final double[] REQUEST_LATENCY_BUCKETS = {
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
+    480.0, 960.0, 1920.0, 7680.0
+  };
+
   private final MeterRegistry registry;
   private final Counter rejected;
+  private final Map<String, VllmMeters> vllm = new ConcurrentHashMap<>();
 
   ServerMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -33,6 +72,39 @@ final class ServerMetrics {
     Gauge.builder("kaito.generation.running", queue, GenerationQueue::running)
         .description("Generations running (0 or 1)")
         .register(registry);
+  }
+
+  /** Registers vLLM's scheduler gauges for the served model, read from {@code state}. */
+  void scheduler(String modelName, SchedulerState state) {
+    Tags tags = vllmTags(modelName);
+    Gauge.builder("vllm:num_requests_running", state, SchedulerState::runningRequests)
+        .description("Number of requests in model execution batches.")
+        .tags(tags)
+        .register(registry);
+    Gauge.builder("vllm:num_requests_waiting", state, SchedulerState::waitingRequests)
+        .description("Number of requests waiting to be processed.")
+        .tags(tags)
+        .register(registry);
+    Gauge.builder("vllm:kv_cache_usage_perc", state, SchedulerState::kvCacheUsage)
+        .description("KV-cache usage. 1 means 100 percent usage.")
+        .tags(tags)
+        .register(registry);
+    Gauge.builder("vllm:gpu_cache_usage_perc", state, SchedulerState::kvCacheUsage)
+        .description(
+            "KV-cache usage. 1 means 100 percent usage. Older name of kv_cache_usage_perc.")
+        .tags(tags)
+        .register(registry);
+  }
+
+  /**
+   * A timeline for one sequence of a request to {@code modelName} (the served base model's name, as
+   * vLLM labels LoRA requests too; {@code maxModelLen} sizes the token-count buckets) that arrived
+   * at {@code arrivedNanos} ({@link System#nanoTime()}).
+   */
+  SequenceTimeline sequence(String modelName, int maxModelLen, long arrivedNanos) {
+    return new SequenceTimeline(
+        vllm.computeIfAbsent(modelName, name -> new VllmMeters(registry, name, maxModelLen)),
+        arrivedNanos);
   }
 
   void request(String endpoint, int status, long nanos) {
@@ -69,5 +141,114 @@ final class ServerMetrics {
         .tag("model", model)
         .tag("kind", kind)
         .register(registry);
+  }
+
+  /** vLLM labels every series with the served model's name and the engine index (one here). */
+  static Tags vllmTags(String modelName) {
+    return Tags.of("model_name", modelName, "engine", "0");
+  }
+
+  /** vLLM's {@code build_1_2_5_buckets}: 1, 2, 5, 10, 20, 50, … up to {@code max}. */
+  static double[] buckets125(int max) {
+    List<Double> out = new ArrayList<>();
+    for (long base = 1; base <= max; base *= 10) {
+      for (long m : new long[] {1, 2, 5}) {
+        if (base * m <= max) {
+          out.add((double) (base * m));
+        }
+      }
+    }
+    return out.stream().mapToDouble(Double::doubleValue).toArray();
+  }
+
+  /** The vLLM meters of one served model. */
+  static final class VllmMeters {
+    final Counter promptTokens;
+    final Counter generationTokens;
+    final DistributionSummary timeToFirstToken;
+    final DistributionSummary interTokenLatency;
+    final DistributionSummary timePerOutputToken;
+    final DistributionSummary e2eLatency;
+    final DistributionSummary queueTime;
+    final DistributionSummary inferenceTime;
+    final DistributionSummary requestPromptTokens;
+    final DistributionSummary requestGenerationTokens;
+    private final MeterRegistry registry;
+    private final Tags tags;
+
+    VllmMeters(MeterRegistry registry, String modelName, int maxModelLen) {
+      this.registry = registry;
+      this.tags = vllmTags(modelName);
+      promptTokens = counter("vllm:prompt_tokens", "Number of prefill tokens processed.");
+      generationTokens =
+          counter("vllm:generation_tokens", "Number of generation tokens processed.");
+      timeToFirstToken =
+          seconds(
+              "vllm:time_to_first_token",
+              "Histogram of time to first token in seconds.",
+              TTFT_BUCKETS);
+      interTokenLatency =
+          seconds(
+              "vllm:inter_token_latency",
+              "Histogram of inter-token latency in seconds.",
+              TOKEN_LATENCY_BUCKETS);
+      timePerOutputToken =
+          seconds(
+              "vllm:time_per_output_token",
+              "Histogram of time per output token in seconds.",
+              TOKEN_LATENCY_BUCKETS);
+      e2eLatency =
+          seconds(
+              "vllm:e2e_request_latency",
+              "Histogram of e2e request latency in seconds.",
+              REQUEST_LATENCY_BUCKETS);
+      queueTime =
+          seconds(
+              "vllm:request_queue_time",
+              "Histogram of time spent in WAITING phase for request.",
+              REQUEST_LATENCY_BUCKETS);
+      inferenceTime =
+          seconds(
+              "vllm:request_inference_time",
+              "Histogram of time spent in RUNNING phase for request.",
+              REQUEST_LATENCY_BUCKETS);
+      requestPromptTokens =
+          counts("vllm:request_prompt_tokens", "Number of prefill tokens processed.", maxModelLen);
+      requestGenerationTokens =
+          counts(
+              "vllm:request_generation_tokens",
+              "Number of generation tokens processed.",
+              maxModelLen);
+    }
+
+    /** {@code vllm:request_success_total{finished_reason=stop|length|abort}}. */
+    Counter success(String finishedReason) {
+      return Counter.builder("vllm:request_success")
+          .description("Count of successfully processed requests.")
+          .tags(tags)
+          .tag("finished_reason", finishedReason)
+          .register(registry);
+    }
+
+    private Counter counter(String name, String help) {
+      return Counter.builder(name).description(help).tags(tags).register(registry);
+    }
+
+    private DistributionSummary seconds(String name, String help, double[] buckets) {
+      return DistributionSummary.builder(name)
+          .description(help)
+          .baseUnit("seconds")
+          .serviceLevelObjectives(buckets)
+          .tags(tags)
+          .register(registry);
+    }
+
+    private DistributionSummary counts(String name, String help, int maxModelLen) {
+      return DistributionSummary.builder(name)
+          .description(help)
+          .serviceLevelObjectives(buckets125(maxModelLen))
+          .tags(tags)
+          .register(registry);
+    }
   }
 }
