@@ -235,7 +235,21 @@ public final class ChatServer implements AutoCloseable {
 
   /** The request body as JSON; malformed, empty or oversized bodies are 4xx. */
   JsonNode readJson(Context ctx) {
-    byte[] body = ctx.bodyAsBytes();
+    byte[] body;
+    try {
+      body = ctx.bodyAsBytes();
+    } catch (HttpResponseException e) {
+      throw e; // 413
+    } catch (Exception e) {
+      if (!(e instanceof java.io.IOException || e.getCause() instanceof java.io.IOException)) {
+        throw e;
+      }
+      // Jetty's early EOF: the client sent less than it declared, or broke its chunked framing.
+      throw ApiException.badRequest(
+          "the request body could not be read: it ended before its declared length or its"
+              + " chunked encoding is malformed",
+          null);
+    }
     if (body.length == 0) {
       throw ApiException.badRequest("the request body is empty; send a JSON object", null);
     }
@@ -295,6 +309,9 @@ public final class ChatServer implements AutoCloseable {
           e.status(),
           requestId(ctx),
           e.getMessage());
+    }
+    if (e.status() == 429 || e.status() == 503) {
+      ctx.header("Retry-After", Long.toString(metrics.retryAfterSeconds()));
     }
     if (ctx.path().startsWith("/v1/")) {
       json(ctx, e.status(), openAiError(e));

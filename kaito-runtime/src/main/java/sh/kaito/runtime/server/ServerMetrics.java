@@ -135,6 +135,20 @@ final class ServerMetrics {
     rejected.increment();
   }
 
+  /**
+   * What a refused client should wait before it retries ({@code Retry-After}): the mean end-to-end
+   * latency of the requests served so far, in whole seconds, 1 to 60 (1 before any has finished).
+   */
+  long retryAfterSeconds() {
+    long count = 0;
+    double total = 0;
+    for (VllmMeters m : vllm.values()) {
+      count += m.e2eLatency.count();
+      total += m.e2eLatency.totalAmount();
+    }
+    return count == 0 ? 1 : Math.max(1, Math.min(60, (long) Math.ceil(total / count)));
+  }
+
   private Counter tokens(String model, String kind) {
     return Counter.builder("kaito.generation.tokens")
         .description("Prompt tokens read and completion tokens generated")
