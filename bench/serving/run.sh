@@ -67,7 +67,7 @@ trap - EXIT
 
 for mode in pipeline batch; do
   "$KAITO_ORACLE_PYTHON" "${PY[@]}" hf --model "$MODEL" --mode "$mode" --threads "$THREADS" \
-    "${LOAD[@]}" 2>/dev/null | grep '^side=' | tee -a "$RESULTS"
+    "${LOAD[@]}" 2>/dev/null | grep --line-buffered '^side=' | tee -a "$RESULTS"
 done
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 

@@ -150,6 +150,8 @@ class ServerLoadIT {
       double wall = (System.nanoTime() - start) / 1e9;
       sampler.shutdownNow();
       long heapAfter = usedHeapAfterGc();
+      burst(server.port()); // once more: a per-request leak grows the heap burst after burst
+      long heapAgain = usedHeapAfterGc();
 
       for (Result r : results) {
         assertThat(r.status()).as(r.body()).isEqualTo(200);
@@ -158,7 +160,7 @@ class ServerLoadIT {
       List<Long> nanos = results.stream().map(Result::nanos).toList();
       System.out.printf(
           "load: %d clients, queue %d: all 200 in %.1f s; latency p50 %.2f s p99 %.2f s;"
-              + " RSS %d -> peak %d MiB; heap after GC %d -> %d MiB (peak %d MiB)%n",
+              + " RSS %d -> peak %d MiB; heap after GC %d -> %d -> %d MiB (peak %d MiB)%n",
           CLIENTS,
           CLIENTS,
           wall,
@@ -168,13 +170,16 @@ class ServerLoadIT {
           peakRss.get() >> 20,
           heapBefore >> 20,
           heapAfter >> 20,
+          heapAgain >> 20,
           peakHeap.get() >> 20);
       // Bounded: 200 waiting requests hold a thread and a small buffer each, not a model's worth.
       // Tolerance: 256 MiB of RSS growth is ~1.3 MiB a request (a thread stack is 1 MiB at most).
       assertThat(peakRss.get() - rssBefore).isLessThan(256L << 20);
-      // Nothing kept per request once served: heap after GC back within 32 MiB of before
-      // (tolerance for Jetty's pooled buffers and Micrometer's meters).
-      assertThat(heapAfter - heapBefore).isLessThan(32L << 20);
+      // Nothing kept per request once served: the first burst may still grow pools (Jetty's
+      // buffers, the client's connections), so the bound is 48 MiB; a second burst of 200 adds
+      // under 16 MiB (a heap leak of 80 KiB a request would add more).
+      assertThat(heapAfter - heapBefore).isLessThan(48L << 20);
+      assertThat(heapAgain - heapAfter).isLessThan(16L << 20);
     }
   }
 
