@@ -57,6 +57,7 @@ for _ in $(seq 600); do
   if ! kill -0 "$SERVER" 2>/dev/null; then cat "$WORK/server.log" >&2; exit 1; fi
   sleep 0.2
 done
+curl -fsS "http://127.0.0.1:$PORT/health" >/dev/null || { echo "server not healthy after 120 s" >&2; cat "$WORK/server.log" >&2; exit 1; }
 "$KAITO_ORACLE_PYTHON" "${PY[@]}" client --url "http://127.0.0.1:$PORT" --vocab "$VOCAB" \
   "${LOAD[@]}" | tee -a "$RESULTS"
 curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^vllm:(time_to_first_token_seconds|e2e_request_latency_seconds)_(sum|count)' \

@@ -223,9 +223,8 @@ class RealClientsIT {
     assertThat(pieces.toString()).isEqualTo(text);
   }
 
-  @Test
-  void curlOnChatAnswersUpstreamsResultShape() throws Exception {
-    // The seed's example: curl -X POST /chat -H "accept: application/json" -d '{"prompt": ...}'
+  /** {@code curl -X POST /chat} with the seed's headers; returns the parsed answer. */
+  static JsonNode curlChat(String body) throws Exception {
     Process p =
         new ProcessBuilder(
                 "curl",
@@ -240,17 +239,31 @@ class RealClientsIT {
                 "-H",
                 "Content-Type: application/json",
                 "-d",
-                "{\"prompt\": \""
-                    + PROMPT
-                    + "\", \"generate_kwargs\": {\"do_sample\": false, \"max_new_tokens\": 10}}")
+                body)
             .redirectErrorStream(true)
             .start();
-    String body = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(1, TimeUnit.MINUTES)).isTrue();
-    assertThat(p.exitValue()).as(body).isZero();
-    JsonNode json = ServerClient.JSON.readTree(body);
-    assertThat(json.fieldNames()).toIterable().containsExactly("Result");
-    // /chat serves every adapter applied, and echoes the prompt (return_full_text)
+    assertThat(p.exitValue()).as(out).isZero();
+    JsonNode json = ServerClient.JSON.readTree(out);
+    assertThat(json.fieldNames()).toIterable().as(out).containsExactly("Result");
+    return json;
+  }
+
+  @Test
+  void curlOnChatAnswersUpstreamsResultShape() throws Exception {
+    // The seed's request, as is: upstream's defaults sample (do_sample true, top_k 10) up to
+    // max_length 200, capped here at the context; the prompt is echoed first.
+    String seedPrompt = "YOUR QUESTION HERE";
+    String seeded = curlChat("{\"prompt\":\"" + seedPrompt + "\"}").path("Result").asText();
+    assertThat(seeded).startsWith(seedPrompt).hasSizeGreaterThan(seedPrompt.length());
+
+    // Greedy, to compare with the engine: /chat serves every adapter applied.
+    JsonNode json =
+        curlChat(
+            "{\"prompt\": \""
+                + PROMPT
+                + "\", \"generate_kwargs\": {\"do_sample\": false, \"max_new_tokens\": 10}}");
     long[] ids = model.tokenizer().encode(PROMPT, true);
     String expected =
         model
