@@ -4,7 +4,8 @@ Each sub-command makes what a Java IT needs in one Python start (importing torch
 and writes `expected.json` next to the model it saved. Tests run it; nothing here is shipped.
 
   python oracle.py cases --out DIR --spec llama:fp32 --spec phi3:longrope --spec qwen2:fp32:lora ...
-      (variants: fp32, bf16, fp16, sharded, window, longrope, llama3rope; one directory per spec)
+      (variants: fp32, bf16, fp16, sharded, window, longrope, llama3rope, linearrope, bias; one
+      directory per spec; every weight is random, norm weights and biases included)
   python oracle.py chat   --out DIR            (chat templates rendered by apply_chat_template)
   python oracle.py smollm2 --gguf FILE --out DIR (real SmolLM2-135M-Instruct: HF dir + expected, cached)
 """
@@ -45,6 +46,11 @@ def tiny_config(arch, variant):
         attn_implementation="eager",
     )
     if arch == "llama":
+        if variant == "linearrope":
+            common["rope_scaling"] = {"rope_type": "linear", "factor": 2.5}
+        if variant == "bias":
+            common["attention_bias"] = True
+            common["mlp_bias"] = True
         if variant == "llama3rope":
             common["rope_scaling"] = {
                 "rope_type": "llama3",
@@ -87,6 +93,15 @@ def build_model(arch, variant, seed=0):
     torch.manual_seed(seed)
     cfg = tiny_config(arch, variant)
     model = tf.AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+    # from_config leaves norm weights at 1 and biases at 0, which would hide a norm or a bias
+    # applied wrongly (or not at all): every weight gets a random value.
+    g = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.copy_(1.0 + 0.3 * torch.randn(p.shape, generator=g))
+            elif name.endswith(".bias"):
+                p.copy_(0.2 * torch.randn(p.shape, generator=g))
     return model.eval()
 
 
@@ -149,7 +164,7 @@ def case(args):
     save(model, model_dir, args.variant)
     model = reload(model_dir)  # the reference runs on exactly the saved weights, widened to fp32
     g = torch.Generator().manual_seed(42)
-    prompt_len = 48 if args.variant in ("longrope", "llama3rope") else 12
+    prompt_len = 48 if args.variant in ("longrope", "llama3rope", "linearrope") else 12
     ids = torch.randint(3, VOCAB, (1, prompt_len), generator=g)
     gen_prompt = ids[:, : (20 if args.variant == "longrope" else 12)]
     expected = {"arch": args.arch, "variant": args.variant, "ids": ids[0].tolist()}

@@ -5,6 +5,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -12,6 +13,8 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -94,9 +97,57 @@ final class ServeCommand implements Callable<Integer> {
       names = "--max-queue",
       defaultValue = "" + ServerConfig.DEFAULT_QUEUE_CAPACITY,
       description =
-          "Requests that may wait while one generates; one more gets 429 (default"
+          "Requests that may wait for a place in the running batch; one more gets 429 (default"
               + " ${DEFAULT-VALUE})")
   int maxQueue;
+
+  @Option(
+      names = "--max-num-seqs",
+      defaultValue = "" + ServerConfig.DEFAULT_MAX_NUM_SEQS,
+      description = "The most sequences generated together in one batch (default ${DEFAULT-VALUE})")
+  int maxNumSeqs;
+
+  @Option(
+      names = "--max-num-batched-tokens",
+      defaultValue = "" + ServerConfig.DEFAULT_MAX_BATCH_TOKENS,
+      description =
+          "The most prompt tokens one step runs besides the decoding sequences; longer prompts run"
+              + " in pieces (default ${DEFAULT-VALUE})")
+  int maxBatchTokens;
+
+  @Option(
+      names = "--max-model-len",
+      paramLabel = "TOKENS",
+      description =
+          "The most tokens (prompt + output) of one sequence; longer requests get 400 (default:"
+              + " what the KV-cache memory holds, at most the model's context)")
+  int maxModelLen;
+
+  @Option(
+      names = "--kv-cache-memory",
+      paramLabel = "BYTES",
+      defaultValue = "4GiB",
+      description =
+          "KV-cache memory shared by all sequences, e.g. 512MiB, 4GiB (default ${DEFAULT-VALUE});"
+              + " requests join the batch while it has room")
+  String kvCacheMemory;
+
+  @Option(
+      names = "--request-timeout",
+      paramLabel = "SECONDS",
+      defaultValue = "600",
+      description =
+          "A request not finished by then gets 504; 0: no limit (default ${DEFAULT-VALUE})")
+  long requestTimeoutSeconds;
+
+  @Option(
+      names = "--shutdown-grace",
+      paramLabel = "SECONDS",
+      defaultValue = "30",
+      description =
+          "On SIGTERM, how long running requests may take to finish while new ones get 503"
+              + " (default ${DEFAULT-VALUE})")
+  long shutdownGraceSeconds;
 
   @Option(
       names = "--config",
@@ -116,7 +167,14 @@ final class ServeCommand implements Callable<Integer> {
     }
     CompletableFuture<ServedModel> model = new CompletableFuture<>();
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    ServerConfig serverConfig = ServerConfig.of(host, port).withQueueCapacity(maxQueue);
+    ServerConfig serverConfig =
+        ServerConfig.of(host, port)
+            .withQueueCapacity(maxQueue)
+            .withBatching(maxNumSeqs, maxBatchTokens)
+            .withTimeouts(
+                Duration.ofSeconds(requestTimeoutSeconds),
+                Duration.ofSeconds(shutdownGraceSeconds));
+    ServedModel.Limits limits = new ServedModel.Limits(bytes(kvCacheMemory), maxModelLen);
     CountDownLatch stopped = new CountDownLatch(1);
     ChatServer server = ChatServer.create(model, serverConfig, registry).start();
     Runtime.getRuntime()
@@ -124,13 +182,14 @@ final class ServeCommand implements Callable<Integer> {
             new Thread(
                 () -> {
                   LOG.info("shutting down");
-                  server.close(); // waits for a running generation before the model goes
+                  // New requests get 503 while running ones finish; no step runs after it returns.
+                  server.close();
                   model.thenAccept(ServedModel::close);
                   stopped.countDown();
                 },
                 "kaito-shutdown"));
     try {
-      model.complete(ServedModel.load(spec, dev));
+      model.complete(ServedModel.load(spec, dev, limits));
     } catch (Exception e) {
       model.completeExceptionally(e);
       LOG.error("model failed to load dir={} error={}", weights, e.getMessage());
@@ -140,6 +199,33 @@ final class ServeCommand implements Callable<Integer> {
     stopped.await();
     return 0;
   }
+
+  /** A size such as {@code 4GiB}, {@code 512MiB}, {@code 64KiB} or a plain number of bytes. */
+  static long bytes(String size) {
+    Matcher m = SIZE.matcher(size.trim());
+    if (!m.matches()) {
+      throw new IllegalArgumentException(
+          "--kv-cache-memory takes a size such as 512MiB or 4GiB, got '" + size + "'");
+    }
+    long unit =
+        switch (m.group(2).toLowerCase(java.util.Locale.ROOT)) {
+          case "", "b" -> 1L;
+          case "k", "kb", "kib" -> 1L << 10;
+          case "m", "mb", "mib" -> 1L << 20;
+          case "g", "gb", "gib" -> 1L << 30;
+          default -> 1L << 40;
+        };
+    double value = Double.parseDouble(m.group(1));
+    if (value <= 0 || value * unit > Long.MAX_VALUE / 2) {
+      throw new IllegalArgumentException("--kv-cache-memory must be > 0, got '" + size + "'");
+    }
+    return (long) (value * unit);
+  }
+
+  private static final Pattern SIZE =
+      Pattern.compile(
+          "([0-9]+(?:\\.[0-9]+)?)\\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)",
+          Pattern.CASE_INSENSITIVE);
 
   ModelSpec spec(Map<String, String> env) throws java.io.IOException {
     Map<String, Path> named = new LinkedHashMap<>();

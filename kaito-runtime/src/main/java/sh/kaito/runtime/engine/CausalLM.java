@@ -5,15 +5,19 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.runtime.lora.Adapters;
@@ -54,6 +58,7 @@ public final class CausalLM implements AutoCloseable {
   // tensor on every call.
   private final NDArray normEpsilon; // fp32, RMSNorm runs in fp32
   private final NDArray attentionScale; // fp32, 1/sqrt(headDim)
+  private final AtomicLong forwardCalls = new AtomicLong();
 
   private CausalLM(
       ModelConfig config,
@@ -254,15 +259,47 @@ public final class CausalLM implements AutoCloseable {
    */
   public NDArray logitsFromStart(
       NDManager scope, long[] tokens, Adapters adapters, boolean[] rows) {
-    try (KvCache cache = new KvCache(manager, config.numLayers(), true)) {
-      return forward(scope, tokens, cache, adapters, false, rows);
+    try (KvCache cache =
+        new KvCache(manager, config.numLayers(), kvShape(), dataType, KvBudget.unlimited(), true)) {
+      return forward(scope, List.of(new Chunk(tokens, cache, adapters, false)), rows);
     }
   }
 
-  /** A fresh, empty cache for one sequence. */
+  /** A fresh, empty cache for one sequence, as large as it needs to grow. */
   public KvCache newCache() {
-    return new KvCache(manager, config.numLayers());
+    return newCache(KvBudget.unlimited());
   }
+
+  /** A fresh, empty cache for one sequence, growing only as far as {@code budget} allows. */
+  public KvCache newCache(KvBudget budget) {
+    return new KvCache(manager, config.numLayers(), kvShape(), dataType, budget);
+  }
+
+  /** The cache memory of one position (keys and values of every layer), in bytes. */
+  public long kvBytesPerToken() {
+    return 2L
+        * config.numLayers()
+        * config.numKvHeads()
+        * config.headDim()
+        * dataType.getNumOfBytes();
+  }
+
+  private Shape kvShape() {
+    return new Shape(config.numKvHeads(), config.headDim());
+  }
+
+  /** How many times {@link #forward} ran (all entry points): one per batched step. */
+  public long forwardCalls() {
+    return forwardCalls.get();
+  }
+
+  /**
+   * One sequence's part of a batched forward call: its new {@code tokens}, run after what {@code
+   * cache} holds (and appended to it), with its own adapters.
+   *
+   * @param lastOnly when true only the last position's logits are computed
+   */
+  public record Chunk(long[] tokens, KvCache cache, Adapters adapters, boolean lastOnly) {}
 
   /**
    * Runs {@code tokens} (one sequence) through the model after what {@code cache} holds, and adds
@@ -274,99 +311,212 @@ public final class CausalLM implements AutoCloseable {
    */
   public NDArray forward(
       NDManager scope, long[] tokens, KvCache cache, Adapters adapters, boolean lastOnly) {
-    return forward(scope, tokens, cache, adapters, lastOnly, null);
+    return forward(scope, List.of(new Chunk(tokens, cache, adapters, lastOnly)));
   }
 
   /**
-   * As {@link #forward(NDManager, long[], KvCache, Adapters, boolean)}; when {@code rows} is not
-   * null (a boolean per token, with lastOnly false) only those positions go through the output
-   * layer: [rows set, vocab].
+   * Runs several sequences in one pass: each chunk at its own positions over its own cache, with
+   * its own adapters. The projections run once over the rows of all chunks; attention runs per
+   * sequence over its cache. Caches must not repeat.
+   *
+   * @return fp32 logits of the rows each chunk asks for, chunk after chunk: [rows, vocab]
    */
-  private NDArray forward(
-      NDManager scope,
-      long[] tokens,
-      KvCache cache,
-      Adapters adapters,
-      boolean lastOnly,
-      boolean[] outputRows) {
-    if (tokens.length == 0) {
-      throw new IllegalArgumentException("no tokens to run");
+  public NDArray forward(NDManager scope, List<Chunk> chunks) {
+    return forward(scope, chunks, null);
+  }
+
+  /**
+   * As {@link #forward(NDManager, List)}; when {@code outputRows} is not null (one chunk, a boolean
+   * per token, lastOnly false) only those positions go through the output layer: [rows set, vocab].
+   */
+  private NDArray forward(NDManager scope, List<Chunk> chunks, boolean[] outputRows) {
+    if (chunks.isEmpty()) {
+      throw new IllegalArgumentException("no sequences to run");
     }
-    for (long t : tokens) {
-      if (t < 0 || t >= config.vocabSize()) {
-        throw new IllegalArgumentException(
-            "token id " + t + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+    forwardCalls.incrementAndGet();
+    int b = chunks.size();
+    long[][] tokens = new long[b][];
+    long[] past = new long[b];
+    int[] n = new int[b];
+    int[] read = new int[b]; // rows whose logits the caller reads
+    int total = 0;
+    for (int i = 0; i < b; i++) {
+      Chunk c = chunks.get(i);
+      long[] t = c.tokens();
+      if (t.length == 0) {
+        throw new IllegalArgumentException("no tokens to run");
       }
+      for (long id : t) {
+        if (id < 0 || id >= config.vocabSize()) {
+          throw new IllegalArgumentException(
+              "token id " + id + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+        }
+      }
+      read[i] = c.lastOnly() ? 1 : t.length;
+      KvCache cache = c.cache();
+      if (config.rope().invalidatesCache(cache.length(), cache.length() + t.length)) {
+        // As HF's Phi-3: keys rotated with the short LongRoPE factors are dropped once the
+        // sequence passes the original context, and the whole sequence is run with the long
+        // factors.
+        long[] all = new long[(int) cache.length() + t.length];
+        System.arraycopy(cache.tokens(), 0, all, 0, (int) cache.length());
+        System.arraycopy(t, 0, all, (int) cache.length(), t.length);
+        cache.clear();
+        t = all;
+      }
+      tokens[i] = t;
+      past[i] = cache.length();
+      n[i] = t.length;
+      if (!cache.reserve(past[i] + n[i])) {
+        throw new IllegalStateException(
+            "the KV-cache budget has no room for " + (past[i] + n[i]) + " positions");
+      }
+      total += n[i];
     }
-    int fresh = tokens.length;
-    if (config.rope().invalidatesCache(cache.length(), cache.length() + tokens.length)) {
-      // As HF's Phi-3: keys rotated with the short LongRoPE factors are dropped once the sequence
-      // passes the original context, and the whole sequence is run with the long factors.
-      long[] all = new long[(int) cache.length() + tokens.length];
-      System.arraycopy(cache.tokens(), 0, all, 0, (int) cache.length());
-      System.arraycopy(tokens, 0, all, (int) cache.length(), tokens.length);
-      cache.clear();
-      tokens = all;
+    long[] flat = new long[total];
+    for (int i = 0, at = 0; i < b; at += n[i], i++) {
+      System.arraycopy(tokens[i], 0, flat, at, n[i]);
     }
-    int n = tokens.length;
-    long past = cache.length();
-    NDArray ids = scope.create(tokens).expandDims(0).toDevice(manager.getDevice(), false); // [1, n]
+    NDArray ids = scope.create(flat).expandDims(0).toDevice(manager.getDevice(), false); // [1, T]
     ids.attach(scope);
     NDArray x =
-        ids.getNDArrayInternal().embedding(ids, embedding, SparseFormat.DENSE).head(); // [1,n,D]
-    NDArray[] cosSin = rotary(scope, past, n);
-    // The positions whose logits the caller reads. Every layer needs all n rows for the keys and
-    // values of the next; after the last layer's attention only these rows are read, so its o_proj
-    // and MLP run on them alone (a prompt's prefill: one row instead of n).
-    int read = lastOnly ? 1 : fresh;
-    Map<Integer, NDArray> masks = new HashMap<>();
+        ids.getNDArrayInternal().embedding(ids, embedding, SparseFormat.DENSE).head(); // [1,T,D]
+    NDArray[] cosSin = rotary(scope, past, n, total);
+    Adapters allRows = rowAdapters(scope, chunks, n);
+    Adapters readRows = rowAdapters(scope, chunks, read);
+    // Every layer needs all rows for the keys and values of the next; after the last layer's
+    // attention only the rows read go on, so its o_proj and MLP run on them alone (a prompt's
+    // prefill: one row instead of n).
+    List<Map<Integer, NDArray>> masks = new ArrayList<>(b);
+    for (int i = 0; i < b; i++) {
+      masks.add(new HashMap<>());
+    }
+    Batch batch = new Batch(scope, chunks, past, n, masks);
     for (int i = 0; i < layers.length; i++) {
       Layer layer = layers[i];
-      NDArray mask =
-          masks.computeIfAbsent(layer.slidingWindow(), w -> attentionMask(scope, past, n, w));
-      int rows = i == layers.length - 1 ? read : n;
+      boolean last = i == layers.length - 1;
       // Each layer's temporaries (and its input) are freed when the layer ends, so the next layer
       // reuses memory that is mapped and in cache instead of touching new pages: a 128-token
       // prefill runs ~20% faster than with all temporaries held until the end of the call.
       try (NDManager layerScope = scope.newSubManager()) {
         x.attach(layerScope);
         NDArray h = rmsNorm(x, layer.inputNorm());
-        NDArray attended = attention(layerScope, layer, i, h, cosSin, mask, cache, adapters, rows);
-        x = lastRows(x, rows).add(attended);
+        NDArray attended =
+            attention(
+                layerScope,
+                layer,
+                i,
+                h,
+                cosSin,
+                batch,
+                allRows,
+                last ? read : n,
+                last ? readRows : allRows);
+        x = (last ? readRows(x, n, read) : x).add(attended);
         h = rmsNorm(x, layer.postAttentionNorm());
-        x = x.add(mlp(layer, h, adapters));
+        x = x.add(mlp(layer, h, last ? readRows : allRows));
         x.attach(scope);
       }
     }
-    cache.advance(tokens);
+    for (int i = 0; i < b; i++) {
+      chunks.get(i).cache().advance(tokens[i]);
+    }
     NDArray normed = rmsNorm(x, finalNorm);
     if (outputRows != null) {
       normed = normed.squeeze(0).get(scope.create(outputRows)).expandDims(0); // [1, selected, D]
     }
-    NDArray logits = lmHead.apply(normed, adapters).squeeze(0);
+    NDArray logits = lmHead.apply(normed, readRows).squeeze(0);
     if (logits.getDataType() != DataType.FLOAT32) {
       logits = logits.toType(DataType.FLOAT32, false);
     }
     return logits;
   }
 
+  /** The chunks of one forward call, where each starts and the masks each has built. */
+  private record Batch(
+      NDManager scope,
+      List<Chunk> chunks,
+      long[] past,
+      int[] n,
+      List<Map<Integer, NDArray>> masks) {}
+
   /**
-   * cos and sign-folded sin for positions past .. past+n-1, each [n, 1, rotaryDim] (broadcast over
-   * heads). HF's {@code rotate_half(x) * sin} is {@code concat(-x2, x1) * concat(s, s)}; we use the
-   * equal {@code concat(x2, x1) * concat(-s, s)}, which needs no negation per layer.
+   * The adapters for rows taken {@code rows[i]} from chunk i: the chunks' own when they all share
+   * them (one sequence, or a batch of one adapter), else a per-row combination.
    */
-  private NDArray[] rotary(NDManager scope, long past, int n) {
-    float[] invFreq = config.rope().inverseFrequencies(past + n - 1);
-    float[] pos = new float[n];
-    for (int t = 0; t < n; t++) {
-      pos[t] = past + t;
+  private Adapters rowAdapters(NDManager scope, List<Chunk> chunks, int[] rows) {
+    Adapters first = chunks.get(0).adapters();
+    boolean same = true;
+    for (Chunk c : chunks) {
+      same &= c.adapters() == first || (c.adapters().isEmpty() && first.isEmpty());
     }
-    NDArray freqs =
-        scope
-            .create(pos, new Shape(n, 1, 1))
-            .mul(scope.create(invFreq, new Shape(1, 1, invFreq.length))); // [n, 1, rot/2]
-    NDArray c = freqs.cos();
-    NDArray s = freqs.sin();
+    if (same) {
+      return first;
+    }
+    List<Adapters> each = new ArrayList<>(chunks.size());
+    for (Chunk c : chunks) {
+      each.add(c.adapters());
+    }
+    return Adapters.perRow(each, rows, scope, dataType);
+  }
+
+  /**
+   * The rows read of x [1, T, D], chunk after chunk: [1, read rows, D]. Consecutive rows are taken
+   * as one view, so a batch of decoding sequences (every row read) takes none and a prefill among
+   * them splits it into a few.
+   */
+  private static NDArray readRows(NDArray x, int[] n, int[] read) {
+    if (n.length == 1) {
+      return lastRows(x, read[0]);
+    }
+    if (Arrays.equals(n, read)) {
+      return x;
+    }
+    NDList ranges = new NDList();
+    long from = -1;
+    long to = -1;
+    long at = 0;
+    for (int i = 0; i < n.length; i++) {
+      long start = at + n[i] - read[i];
+      if (start != to) {
+        if (to > from) {
+          ranges.add(x.get(new NDIndex(":, {}:{}", from, to)));
+        }
+        from = start;
+      }
+      to = at + n[i];
+      at += n[i];
+    }
+    ranges.add(x.get(new NDIndex(":, {}:{}", from, to)));
+    return ranges.size() == 1 ? ranges.get(0) : NDArrays.concat(ranges, 1);
+  }
+
+  /**
+   * cos and sign-folded sin for each chunk's positions past .. past+n-1, chunk after chunk, each
+   * [T, 1, rotaryDim] (broadcast over heads). HF's {@code rotate_half(x) * sin} is {@code
+   * concat(-x2, x1) * concat(s, s)}; we use the equal {@code concat(x2, x1) * concat(-s, s)}, which
+   * needs no negation per layer.
+   */
+  private NDArray[] rotary(NDManager scope, long[] past, int[] n, int total) {
+    float[] freqs = null;
+    int half = 0;
+    for (int i = 0, at = 0; i < n.length; at += n[i], i++) {
+      // Per chunk: LongRoPE picks its factors from the sequence's largest position.
+      float[] invFreq = config.rope().inverseFrequencies(past[i] + n[i] - 1);
+      if (freqs == null) {
+        half = invFreq.length;
+        freqs = new float[total * half];
+      }
+      for (int t = 0; t < n[i]; t++) {
+        float pos = past[i] + t; // positions * inverse frequencies in fp32, as HF
+        for (int j = 0; j < half; j++) {
+          freqs[(at + t) * half + j] = pos * invFreq[j];
+        }
+      }
+    }
+    NDArray f = scope.create(freqs, new Shape(total, 1, half)); // [T, 1, rot/2]
+    NDArray c = f.cos();
+    NDArray s = f.sin();
     float scaling = config.rope().attentionScaling();
     if (scaling != 1f) {
       c = c.mul(scaling);
@@ -386,6 +536,7 @@ public final class CausalLM implements AutoCloseable {
   /**
    * Additive mask [n, past+n]: query t (position past+t) sees keys at positions up to its own and,
    * with a sliding window, fewer than {@code window} positions back. Null when nothing is masked.
+   * Built in native memory: its size grows with the context.
    */
   private NDArray attentionMask(NDManager scope, long past, int n, int window) {
     long total = past + n;
@@ -393,23 +544,21 @@ public final class CausalLM implements AutoCloseable {
     if (!needed) {
       return null;
     }
-    float[] mask = new float[Math.toIntExact(n * total)];
-    for (int t = 0; t < n; t++) {
-      long q = past + t;
-      for (long j = 0; j < total; j++) {
-        boolean visible = j <= q && (window <= 0 || q - j < window);
-        mask[(int) (t * total + j)] = visible ? 0f : Float.NEGATIVE_INFINITY;
-      }
+    int from = Math.toIntExact(past);
+    NDArray q = scope.arange(from, from + n, 1, DataType.INT64).reshape(n, 1);
+    NDArray k = scope.arange(0, from + n, 1, DataType.INT64).reshape(1, total);
+    NDArray visible = k.lte(q);
+    if (window > 0) {
+      visible = visible.logicalAnd(q.sub(k).lt(window));
     }
-    return scope
-        .create(mask, new Shape(n, total))
-        .toType(dataType, false)
-        .toDevice(manager.getDevice(), false);
+    // log(1) = 0 where visible, log(0) = -inf elsewhere.
+    return visible.toType(dataType, false).log().toDevice(manager.getDevice(), false);
   }
 
   /**
-   * Self-attention of h [1, n, D] over the cache plus these n positions (whose keys and values it
-   * appends); returns o_proj's output for the last {@code rows} positions, [1, rows, D].
+   * Self-attention of h [1, T, D] (the rows of every chunk) over each chunk's cache plus its new
+   * positions (whose keys and values it appends); returns o_proj's output for the last {@code
+   * rows[i]} positions of each chunk, [1, sum of rows, D].
    */
   private NDArray attention(
       NDManager scope,
@@ -417,43 +566,68 @@ public final class CausalLM implements AutoCloseable {
       int index,
       NDArray h,
       NDArray[] cosSin,
-      NDArray mask,
-      KvCache cache,
+      Batch batch,
       Adapters adapters,
-      int rows) {
+      int[] rows,
+      Adapters outputAdapters) {
     int heads = config.numHeads();
     int kvHeads = config.numKvHeads();
     int hd = config.headDim();
-    long n = h.getShape().get(1);
+    long total = h.getShape().get(1);
     // q and k as one block, v; RoPE on q and k together, before moving heads in front.
     NDList qkAndV = layer.qkv().applyBlocks(h, adapters);
-    NDArray qk = qkAndV.get(0).reshape(1, n, heads + kvHeads, hd);
+    NDArray qk = qkAndV.get(0).reshape(1, total, heads + kvHeads, hd);
     NDList qAndK = applyRotary(qk, cosSin).split(new long[] {heads}, 2);
-    NDArray q = qAndK.get(0).transpose(0, 2, 1, 3); // [1, H, n, hd]
-    NDArray k = qAndK.get(1).transpose(0, 2, 1, 3); // [1, KV, n, hd]
-    NDArray v = qkAndV.get(1).reshape(1, n, kvHeads, hd).transpose(0, 2, 1, 3); // [1, KV, n, hd]
-    NDArray[] kv = cache.append(index, k, v);
-    long total = kv[0].getShape().get(2);
-    NDArray keysT = kv[0].transpose(0, 1, 3, 2); // [1, KV, hd, total]
-    keysT.attach(scope);
-    int groups = config.kvGroups();
-    // Grouped-query attention without copying K/V: the query heads that share a KV head are
-    // stacked along the sequence axis. [1, KV, groups * n, hd]
-    NDArray grouped = q.reshape(1, kvHeads, groups * n, hd);
-    NDArray scores = grouped.matMul(keysT).mul(attentionScale);
-    if (mask != null) {
-      scores = scores.reshape(1, kvHeads, groups, n, total).add(mask);
-      scores = scores.reshape(1, kvHeads, groups * n, total);
+    NDArray q = qAndK.get(0).transpose(0, 2, 1, 3); // [1, H, T, hd]
+    NDArray k = qAndK.get(1).transpose(0, 2, 1, 3); // [1, KV, T, hd]
+    NDArray v = qkAndV.get(1).reshape(1, total, kvHeads, hd).transpose(0, 2, 1, 3); // [1,KV,T,hd]
+    int b = batch.chunks().size();
+    NDList outs = new NDList(b);
+    long start = 0;
+    for (int i = 0; i < b; i++) {
+      long n = batch.n()[i];
+      NDArray qi = q;
+      NDArray ki = k;
+      NDArray vi = v;
+      if (b > 1) {
+        NDIndex mine = new NDIndex(":, :, {}:{}", start, start + n);
+        qi = q.get(mine);
+        ki = k.get(mine);
+        vi = v.get(mine);
+      }
+      NDArray[] kv = batch.chunks().get(i).cache().append(index, ki, vi, scope);
+      long keys = kv[0].getShape().get(2);
+      NDArray keysT = kv[0].transpose(0, 1, 3, 2); // [1, KV, hd, keys]
+      int groups = config.kvGroups();
+      // Grouped-query attention without copying K/V: the query heads that share a KV head are
+      // stacked along the sequence axis. [1, KV, groups * n, hd]
+      NDArray grouped = qi.reshape(1, kvHeads, groups * n, hd);
+      NDArray scores = grouped.matMul(keysT).mul(attentionScale);
+      long past = batch.past()[i];
+      int chunkN = batch.n()[i];
+      NDArray mask =
+          batch
+              .masks()
+              .get(i)
+              .computeIfAbsent(
+                  layer.slidingWindow(), w -> attentionMask(batch.scope(), past, chunkN, w));
+      if (mask != null) {
+        scores = scores.reshape(1, kvHeads, groups, n, keys).add(mask);
+        scores = scores.reshape(1, kvHeads, groups * n, keys);
+      }
+      NDArray probs;
+      if (scores.getDataType() == DataType.FLOAT32) {
+        probs = scores.softmax(-1);
+      } else {
+        probs = scores.toType(DataType.FLOAT32, false).softmax(-1).toType(dataType, false);
+      }
+      NDArray out = probs.matMul(kv[1]); // [1, KV, groups * n, hd]
+      out = out.reshape(1, heads, n, hd).transpose(0, 2, 1, 3).reshape(1, n, heads * hd);
+      outs.add(lastRows(out, rows[i]));
+      start += n;
     }
-    NDArray probs;
-    if (scores.getDataType() == DataType.FLOAT32) {
-      probs = scores.softmax(-1);
-    } else {
-      probs = scores.toType(DataType.FLOAT32, false).softmax(-1).toType(dataType, false);
-    }
-    NDArray out = probs.matMul(kv[1]); // [1, KV, groups * n, hd]
-    out = out.reshape(1, heads, n, hd).transpose(0, 2, 1, 3).reshape(1, n, heads * hd);
-    return layer.o().apply(lastRows(out, rows), adapters);
+    NDArray attended = b == 1 ? outs.get(0) : NDArrays.concat(outs, 1);
+    return layer.o().apply(attended, outputAdapters);
   }
 
   /** The last {@code rows} positions of x [1, n, ..] (a view; x itself when that is all of it). */

@@ -126,10 +126,22 @@ final class Linear {
       NDArray up = down.getNDArrayInternal().linear(down, d.b(), null).singletonOrThrow();
       // The scale as a tensor libtorch allocates: mul(Number) wraps a Java buffer that is freed
       // when the call returns, while backward still reads it.
-      NDArray scale = up.getManager().full(new Shape(), d.scale(), up.getDataType());
+      NDArray scale =
+          d.rowScales() != null
+              // A batch of sequences with different adapters: a factor per row, 0 for the rows
+              // of sequences without this adapter.
+              ? d.rowScales().reshape(rowsShape(up))
+              : up.getManager().full(new Shape(), d.scale(), up.getDataType());
       y = y.add(up.mul(scale));
     }
     return y;
+  }
+
+  /** [.., rows, 1] for y [.., rows, out]: the shape a per-row factor broadcasts from. */
+  private static Shape rowsShape(NDArray y) {
+    long[] dims = y.getShape().getShape().clone();
+    dims[dims.length - 1] = 1;
+    return new Shape(dims);
   }
 
   /** Splits {@code axis} of {@code y} into consecutive parts of the given widths (views). */

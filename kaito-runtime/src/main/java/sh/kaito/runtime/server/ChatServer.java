@@ -12,13 +12,20 @@ import io.javalin.compression.CompressionStrategy;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Pattern;
+import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -60,6 +67,9 @@ public final class ChatServer implements AutoCloseable {
           "/v1/completions");
   private static final String STARTED = "kaito.started";
 
+  /** A non-streaming request's connection is probed for a disconnect after this long. */
+  static final long PROBE_AFTER_NANOS = 500_000_000L;
+
   /** Thrown by a handler that has already written its (streamed) response. */
   static final class ResponseAlreadySent extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -84,8 +94,8 @@ public final class ChatServer implements AutoCloseable {
     this.config = config;
     this.registry = registry;
     this.metrics = new ServerMetrics(registry);
-    this.queue = new GenerationQueue(config.queueCapacity(), metrics);
-    model.thenAccept(m -> metrics.scheduler(m.name(), queue));
+    this.queue = new GenerationQueue(config, metrics);
+    model.thenAccept(m -> metrics.scheduler(m.name(), m.contextLength(), queue));
     this.app = Javalin.create(this::configure);
   }
 
@@ -109,12 +119,16 @@ public final class ChatServer implements AutoCloseable {
     return app.port();
   }
 
-  /** Stops listening, then waits (up to 30 s) for a running generation; idempotent. */
+  /**
+   * Shuts down: new generation requests get 503 while the accepted ones finish (up to the drain
+   * grace period), then the step thread ends and the server stops listening; idempotent. After it
+   * returns no step runs, so the model may be closed.
+   */
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
-      app.stop();
       queue.close();
+      app.stop();
     }
   }
 
@@ -150,6 +164,9 @@ public final class ChatServer implements AutoCloseable {
     routes.exception(
         GenerationQueue.ClientGoneException.class,
         (e, ctx) -> LOG.info("client disconnected path={} id={}", ctx.path(), requestId(ctx)));
+    routes.exception(
+        GenerationQueue.TimedOutException.class,
+        (e, ctx) -> error(ctx, new ApiException(504, "timeout", e.getMessage(), null, null)));
     routes.exception(
         GenerationQueue.GenerationFailedException.class,
         (e, ctx) -> {
@@ -227,6 +244,77 @@ public final class ChatServer implements AutoCloseable {
 
   GenerationQueue queue() {
     return queue;
+  }
+
+  /**
+   * Whether the client of {@code ctx} has closed its connection; polled while a request waits for
+   * its generation, so that its sequences leave the batch. Jetty does not read a connection while
+   * its request is handled, so it would not notice; once a non-streaming request has waited {@link
+   * #PROBE_AFTER_NANOS}, the probe asks to be told when the connection becomes readable and reads
+   * one byte: end of stream means the client is gone. The response then carries {@code Connection:
+   * close}, so Jetty never reads that connection for a next request while the probe's read interest
+   * is pending. A streaming response is probed by its writes instead.
+   */
+  BooleanSupplier clientGone(Context ctx) {
+    EndPoint endPoint;
+    try {
+      endPoint =
+          ServletContextRequest.getServletContextRequest(ctx.req())
+              .getConnectionMetaData()
+              .getConnection()
+              .getEndPoint();
+    } catch (RuntimeException e) {
+      return () -> false; // not a Jetty request (cannot happen under Javalin): no probe
+    }
+    long armAt = System.nanoTime() + PROBE_AFTER_NANOS;
+    AtomicBoolean readable = new AtomicBoolean();
+    Callback onReadable = Callback.from(() -> readable.set(true), failure -> readable.set(true));
+    return new BooleanSupplier() {
+      private boolean armed;
+      private boolean off;
+
+      @Override
+      public boolean getAsBoolean() {
+        if (!endPoint.isOpen()) {
+          return true;
+        }
+        if (off || ctx.res().isCommitted()) {
+          return false;
+        }
+        if (!armed) {
+          if (System.nanoTime() - armAt < 0) {
+            return false;
+          }
+          ctx.header("Connection", "close");
+          armed = true;
+          off = !endPoint.tryFillInterested(onReadable);
+          LOG.info(
+              "DEBUG probe armed off={} interested={} ep={}",
+              off,
+              endPoint.isFillInterested(),
+              endPoint);
+          return false;
+        }
+        if (!readable.getAndSet(false)) {
+          return false;
+        }
+        try {
+          ByteBuffer one = BufferUtil.allocate(1);
+          int read = endPoint.fill(one);
+          if (read < 0) {
+            return true;
+          }
+          if (read == 0) {
+            off = !endPoint.tryFillInterested(onReadable);
+          } else {
+            off = true; // the client sent more (pipelining): stop probing
+          }
+          return false;
+        } catch (IOException e) {
+          return true;
+        }
+      }
+    };
   }
 
   long startedAt() {

@@ -144,7 +144,8 @@ final class KaitoChatApi {
           new GenerationQueue.Job(
               model.name(), ids, sampling.withMinNewTokens(minNew).build(maxNew, i), adapters));
     }
-    List<GenerationQueue.Completion> done = server.queue().run(model, jobs, null);
+    List<GenerationQueue.Completion> done =
+        server.queue().run(model, jobs, null, server.clientGone(ctx));
     StringBuilder result = new StringBuilder();
     for (GenerationQueue.Completion c : done) {
       String text = cleanUp ? cleanUpTokenizationSpaces(c.text()) : c.text();

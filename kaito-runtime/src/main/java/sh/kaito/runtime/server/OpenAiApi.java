@@ -148,7 +148,8 @@ final class OpenAiApi {
     String id = "chatcmpl-" + server.requestId(ctx);
     long created = System.currentTimeMillis() / 1000;
     if (!o.stream()) {
-      List<GenerationQueue.Completion> done = server.queue().run(model, jobs, null);
+      List<GenerationQueue.Completion> done =
+          server.queue().run(model, jobs, null, server.clientGone(ctx));
       List<ChatChoice> choices = new ArrayList<>();
       for (int i = 0; i < done.size(); i++) {
         GenerationQueue.Completion c = done.get(i);
@@ -244,7 +245,8 @@ final class OpenAiApi {
     long created = System.currentTimeMillis() / 1000;
     int n = o.n();
     if (!o.stream()) {
-      List<GenerationQueue.Completion> done = server.queue().run(model, jobs, null);
+      List<GenerationQueue.Completion> done =
+          server.queue().run(model, jobs, null, server.clientGone(ctx));
       List<TextChoice> choices = new ArrayList<>();
       for (int i = 0; i < done.size(); i++) {
         GenerationQueue.Completion c = done.get(i);
@@ -312,7 +314,7 @@ final class OpenAiApi {
       SseStream sse,
       GenerationQueue.StreamListener listener) {
     try {
-      return server.queue().run(model, jobs, listener);
+      return server.queue().run(model, jobs, listener, server.clientGone(sse.context()));
     } catch (GenerationQueue.GenerationFailedException e) {
       if (!sse.started()) {
         throw e;

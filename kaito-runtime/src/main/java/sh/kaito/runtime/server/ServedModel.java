@@ -14,9 +14,12 @@ import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import sh.kaito.runtime.engine.CausalLM;
+import sh.kaito.runtime.engine.KvBudget;
+import sh.kaito.runtime.generate.BatchEngine;
 import sh.kaito.runtime.generate.GenerationDefaults;
-import sh.kaito.runtime.generate.Generator;
 import sh.kaito.runtime.generate.SamplingParams;
+import sh.kaito.runtime.generate.Sequence;
+import sh.kaito.runtime.generate.TokenListener;
 import sh.kaito.runtime.lora.Adapters;
 import sh.kaito.runtime.lora.LoraAdapter;
 import sh.kaito.runtime.tokenizer.TextTokenizer;
@@ -63,8 +66,39 @@ public final class ServedModel implements AutoCloseable {
     this.owned = owned;
   }
 
+  /**
+   * How much KV-cache memory the model's sequences share and how long one may be.
+   *
+   * @param kvCacheBytes the KV-cache budget of all sequences together
+   * @param maxModelLen the most tokens (prompt + output) of one sequence; 0: what the budget holds,
+   *     at most the model's context
+   */
+  public record Limits(long kvCacheBytes, int maxModelLen) {
+
+    /** As vLLM on CPU ({@code VLLM_CPU_KVCACHE_SPACE}): 4 GiB. */
+    public static final long DEFAULT_KV_CACHE_BYTES = 4L << 30;
+
+    public static Limits defaults() {
+      return new Limits(DEFAULT_KV_CACHE_BYTES, 0);
+    }
+
+    public Limits {
+      if (kvCacheBytes < 1) {
+        throw new IllegalArgumentException("the KV-cache budget must be > 0 bytes");
+      }
+      if (maxModelLen < 0) {
+        throw new IllegalArgumentException("max model length must be >= 0, got " + maxModelLen);
+      }
+    }
+  }
+
   /** Loads the model, tokenizer and adapters of {@code spec} onto {@code device}. */
   public static ServedModel load(ModelSpec spec, Device device) throws IOException {
+    return load(spec, device, Limits.defaults());
+  }
+
+  /** As {@link #load(ModelSpec, Device)} within {@code limits}. */
+  public static ServedModel load(ModelSpec spec, Device device, Limits limits) throws IOException {
     long start = System.nanoTime();
     List<AutoCloseable> owned = new ArrayList<>();
     try {
@@ -86,8 +120,11 @@ public final class ServedModel implements AutoCloseable {
       }
       SamplingParams defaults =
           GenerationDefaults.load(spec.weights(), model.config().eosTokenIds()).build();
-      int context = contextLength(spec.weights());
-      Generator generator = new Generator(model, ids -> tokenizer.decode(ids, true));
+      KvBudget budget = KvBudget.ofBytes(model, limits.kvCacheBytes());
+      int context = maxModelLen(contextLength(spec.weights()), budget, limits);
+      GenerationEngine engine =
+          new BatchGenerationEngine(
+              new BatchEngine(model), budget, ids -> tokenizer.decode(ids, true));
       ServedModel served =
           new ServedModel(
               spec.servedName(),
@@ -97,19 +134,67 @@ public final class ServedModel implements AutoCloseable {
               context,
               model.config().vocabSize(),
               Collections.unmodifiableMap(adapters),
-              generator::generate,
+              engine,
               List.copyOf(owned));
       LOG.info(
-          "model ready name={} dir={} context={} adapters={} seconds={}",
+          "model ready name={} dir={} max_model_len={} kv_cache_tokens={} kv_cache_bytes={}"
+              + " adapters={} seconds={}",
           spec.servedName(),
           spec.weights(),
           context,
+          budget.slots(),
+          budget.slots() * budget.bytesPerSlot(),
           adapters.keySet(),
           String.format("%.1f", (System.nanoTime() - start) / 1e9));
       return served;
     } catch (IOException | RuntimeException e) {
       closeAll(owned);
       throw e;
+    }
+  }
+
+  /**
+   * The longest sequence served: {@code --max-model-len}, else what the KV budget holds, never more
+   * than the model's context and never more than the budget (vLLM refuses both at start).
+   */
+  static int maxModelLen(int context, KvBudget budget, Limits limits) {
+    int requested = limits.maxModelLen();
+    if (requested > context) {
+      throw new IllegalArgumentException(
+          "--max-model-len "
+              + requested
+              + " is more than the model's context ("
+              + context
+              + " tokens, max_position_embeddings in config.json)");
+    }
+    if (requested > budget.slots()) {
+      throw new IllegalArgumentException(
+          "--max-model-len "
+              + requested
+              + " needs "
+              + requested * budget.bytesPerSlot()
+              + " bytes of KV cache, but the KV-cache budget holds "
+              + budget.slots()
+              + " tokens; raise --kv-cache-memory or lower --max-model-len");
+    }
+    long fits = Math.min(context, budget.slots());
+    return requested > 0 ? requested : (int) fits;
+  }
+
+  /** {@link GenerationEngine} over the loaded model: {@link BatchEngine} with one budget. */
+  private record BatchGenerationEngine(
+      BatchEngine engine, KvBudget budget, java.util.function.Function<long[], String> detokenizer)
+      implements GenerationEngine {
+    @Override
+    public Sequence open(
+        long[] prompt, SamplingParams params, Adapters adapters, TokenListener listener) {
+      return new Sequence(
+          prompt, params, adapters, listener, detokenizer, engine.model().newCache(budget));
+    }
+
+    @Override
+    public BatchEngine.Step step(List<Sequence> sequences, int maxTokens) {
+      return engine.step(sequences, maxTokens);
     }
   }
 
@@ -142,7 +227,10 @@ public final class ServedModel implements AutoCloseable {
     return defaults;
   }
 
-  /** The most tokens (prompt + generated) one sequence may hold. */
+  /**
+   * The most tokens (prompt + generated) one sequence may hold: {@code --max-model-len}, at most
+   * the model's context.
+   */
   public int contextLength() {
     return contextLength;
   }

@@ -22,10 +22,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * vllm:gpu_cache_usage_perc}; counters {@code vllm:prompt_tokens_total}, {@code
  * vllm:generation_tokens_total}, {@code vllm:request_success_total{finished_reason}}; histograms
  * {@code vllm:time_to_first_token_seconds}, {@code vllm:inter_token_latency_seconds}, {@code
- * vllm:time_per_output_token_seconds} (per request: decode time / (tokens − 1)), {@code
+ * vllm:time_per_output_token_seconds} (per token gap, as vLLM recorded it up to 0.9), {@code
  * vllm:e2e_request_latency_seconds}, {@code vllm:request_queue_time_seconds}, {@code
- * vllm:request_inference_time_seconds}, {@code vllm:request_prompt_tokens}, {@code
- * vllm:request_generation_tokens}. Micrometer adds a {@code _max} gauge beside each histogram.
+ * vllm:request_prompt_tokens}, {@code vllm:request_generation_tokens}. Micrometer adds a {@code
+ * _max} gauge beside each histogram.
  *
  * <p>Ours: {@code kaito_http_requests_total{endpoint,status}}, {@code
  * kaito_http_request_duration_seconds{endpoint}}, {@code
@@ -33,7 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * kaito_generation_duration_seconds{model}}, {@code kaito_generation_queue_waiting}, {@code
  * kaito_generation_running}, {@code kaito_ratelimit_rejected_total} (upstream's name for 429s).
  */
-final class ServerMetrics {
+final class ServerMetrics implements GenerationQueue.Observer {
 
   /** vLLM's {@code vllm:time_to_first_token_seconds} buckets. */
   static final double[] TTFT_BUCKETS = {
@@ -56,6 +56,8 @@ final class ServerMetrics {
   private final MeterRegistry registry;
   private final Counter rejected;
   private final Map<String, VllmMeters> vllm = new ConcurrentHashMap<>();
+  private volatile String servedModel;
+  private volatile int maxModelLen = 1 << 20;
 
   ServerMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -67,15 +69,21 @@ final class ServerMetrics {
 
   void queue(GenerationQueue queue) {
     Gauge.builder("kaito.generation.queue.waiting", queue, GenerationQueue::waiting)
-        .description("Requests waiting for the generation worker")
+        .description("Requests waiting to join the running batch")
         .register(registry);
-    Gauge.builder("kaito.generation.running", queue, GenerationQueue::running)
-        .description("Generations running (0 or 1)")
+    Gauge.builder("kaito.generation.running", queue, GenerationQueue::runningSequences)
+        .description("Sequences in the running batch")
         .register(registry);
   }
 
-  /** Registers vLLM's scheduler gauges for the served model, read from {@code state}. */
-  void scheduler(String modelName, SchedulerState state) {
+  /**
+   * Registers vLLM's scheduler gauges for the served model, read from {@code state}, and labels
+   * every vLLM series with its name from now on (requests to an adapter too, as vLLM does); {@code
+   * maxModelLen} sizes the token-count buckets.
+   */
+  void scheduler(String modelName, int maxModelLen, SchedulerState state) {
+    this.servedModel = modelName;
+    this.maxModelLen = maxModelLen;
     Tags tags = vllmTags(modelName);
     Gauge.builder("vllm:num_requests_running", state, SchedulerState::runningRequests)
         .description("Number of requests in model execution batches.")
@@ -96,15 +104,31 @@ final class ServerMetrics {
         .register(registry);
   }
 
-  /**
-   * A timeline for one sequence of a request to {@code modelName} (the served base model's name, as
-   * vLLM labels LoRA requests too; {@code maxModelLen} sizes the token-count buckets) that arrived
-   * at {@code arrivedNanos} ({@link System#nanoTime()}).
-   */
-  SequenceTimeline sequence(String modelName, int maxModelLen, long arrivedNanos) {
-    return new SequenceTimeline(
-        vllm.computeIfAbsent(modelName, name -> new VllmMeters(registry, name, maxModelLen)),
-        arrivedNanos);
+  /** The vLLM meters of the served model (of {@code model} before the served one is known). */
+  private VllmMeters vllm(String model) {
+    String name = servedModel != null ? servedModel : model;
+    return vllm.computeIfAbsent(name, n -> new VllmMeters(registry, n, maxModelLen));
+  }
+
+  @Override
+  public void admitted(String model, int sequences, long waitedNanos) {
+    VllmMeters m = vllm(model);
+    for (int i = 0; i < sequences; i++) {
+      m.queueTime.record(waitedNanos / 1e9);
+    }
+  }
+
+  @Override
+  public void firstToken(String model, long nanos) {
+    vllm(model).timeToFirstToken.record(nanos / 1e9);
+  }
+
+  /** vLLM ≤ 0.9 recorded time per output token per token gap, as inter-token latency now. */
+  @Override
+  public void nextToken(String model, long nanos) {
+    VllmMeters m = vllm(model);
+    m.interTokenLatency.record(nanos / 1e9);
+    m.timePerOutputToken.record(nanos / 1e9);
   }
 
   void request(String endpoint, int status, long nanos) {
@@ -125,10 +149,28 @@ final class ServerMetrics {
     tokens(model, "prompt").increment(promptTokens);
     tokens(model, "completion").increment(completionTokens);
     Timer.builder("kaito.generation.duration")
-        .description("Time from the start of a generation (queue wait excluded) to its end")
+        .description("Time from a request's arrival to the end of one of its sequences")
         .tag("model", model)
         .register(registry)
         .record(Duration.ofNanos(nanos));
+  }
+
+  @Override
+  public void finished(
+      String model,
+      int promptTokens,
+      int completionTokens,
+      sh.kaito.runtime.generate.FinishReason reason,
+      long nanos) {
+    generated(model, promptTokens, completionTokens, nanos);
+    VllmMeters m = vllm(model);
+    m.e2eLatency.record(nanos / 1e9);
+    m.promptTokens.increment(promptTokens);
+    m.generationTokens.increment(completionTokens);
+    m.requestPromptTokens.record(promptTokens);
+    m.requestGenerationTokens.record(completionTokens);
+    m.success(reason == sh.kaito.runtime.generate.FinishReason.LENGTH ? "length" : "stop")
+        .increment();
   }
 
   void rejected() {
@@ -184,7 +226,6 @@ final class ServerMetrics {
     final DistributionSummary timePerOutputToken;
     final DistributionSummary e2eLatency;
     final DistributionSummary queueTime;
-    final DistributionSummary inferenceTime;
     final DistributionSummary requestPromptTokens;
     final DistributionSummary requestGenerationTokens;
     private final MeterRegistry registry;
@@ -220,11 +261,6 @@ final class ServerMetrics {
           seconds(
               "vllm:request_queue_time",
               "Histogram of time spent in WAITING phase for request.",
-              REQUEST_LATENCY_BUCKETS);
-      inferenceTime =
-          seconds(
-              "vllm:request_inference_time",
-              "Histogram of time spent in RUNNING phase for request.",
               REQUEST_LATENCY_BUCKETS);
       requestPromptTokens =
           counts("vllm:request_prompt_tokens", "Number of prefill tokens processed.", maxModelLen);

@@ -25,6 +25,10 @@ final class SseStream {
     this.json = json;
   }
 
+  Context context() {
+    return ctx;
+  }
+
   boolean started() {
     return out != null;
   }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import sh.kaito.runtime.generate.BatchEngine;
 import sh.kaito.runtime.generate.Generation;
 import sh.kaito.runtime.generate.SamplingParams;
 import sh.kaito.runtime.lora.Adapters;
@@ -41,17 +42,8 @@ class ChatServerIT {
 
   @BeforeAll
   static void start() throws Exception {
-    Path dir = TinyModels.model(tmp.resolve("tiny"), CONTEXT, 7);
-    ModelSpec spec =
-        new ModelSpec(
-            dir,
-            "tiny",
-            List.of(
-                new ModelSpec.AdapterSpec(
-                    "alpha", TinyModels.adapter(tmp.resolve("adapters/alpha"), 11), 1f),
-                new ModelSpec.AdapterSpec(
-                    "beta", TinyModels.adapter(tmp.resolve("adapters/beta"), 12), BETA_STRENGTH)));
-    model = ServedModel.load(spec, Device.cpu());
+    model =
+        ServedModel.load(TinyModels.servedWithAdapters(tmp, CONTEXT, BETA_STRENGTH), Device.cpu());
     server = started(CompletableFuture.completedFuture(model), 4);
     client = new ServerClient(server.port());
   }
@@ -77,6 +69,11 @@ class ChatServerIT {
   /** The engine called directly: greedy, the model's EOS ids. */
   static Generation direct(long[] prompt, int maxNew, Adapters adapters) {
     return model.engine().generate(prompt, SamplingParams.greedy(maxNew, EOS), adapters, t -> {});
+  }
+
+  /** The served model whose engine runs each step through {@code hook}. */
+  static ServedModel withStep(HookedEngine.StepHook hook) {
+    return model.withEngine(new HookedEngine(model.engine(), hook));
   }
 
   static String text(long[] tokens) {
@@ -675,15 +672,14 @@ class ChatServerIT {
   @Test
   void aFailureInsideGenerationIs500AndTheServerKeepsServing() throws Exception {
     AtomicBoolean fail = new AtomicBoolean(true);
-    GenerationEngine real = model.engine();
     ServedModel flaky =
-        model.withEngine(
-            (prompt, params, adapters, listener) -> {
+        withStep(
+            (sequences, maxTokens, real) -> {
+              BatchEngine.Step step = real.step(sequences, maxTokens); // a first token goes out
               if (fail.get()) {
-                listener.onToken(prompt[0]);
                 throw new IllegalStateException("simulated native failure");
               }
-              return real.generate(prompt, params, adapters, listener);
+              return step;
             });
     try (ChatServer s = started(CompletableFuture.completedFuture(flaky), 4)) {
       ServerClient c = new ServerClient(s.port());
@@ -723,20 +719,24 @@ class ChatServerIT {
   void aFullQueueIs429() throws Exception {
     CountDownLatch entered = new CountDownLatch(1);
     CountDownLatch release = new CountDownLatch(1);
-    GenerationEngine real = model.engine();
     ServedModel blocking =
-        model.withEngine(
-            (prompt, params, adapters, listener) -> {
+        withStep(
+            (sequences, maxTokens, real) -> {
               entered.countDown();
               try {
                 release.await(1, TimeUnit.MINUTES);
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               }
-              return real.generate(prompt, params, adapters, listener);
+              return real.step(sequences, maxTokens);
             });
-    // Queue capacity 0: one request generates, none may wait.
-    try (ChatServer s = started(CompletableFuture.completedFuture(blocking), 0)) {
+    // One sequence per batch and queue capacity 0: one request generates, none may wait.
+    try (ChatServer s =
+        ChatServer.create(
+                CompletableFuture.completedFuture(blocking),
+                ServerConfig.of("127.0.0.1", 0).withQueueCapacity(0).withBatching(1, 256),
+                new PrometheusMeterRegistry(PrometheusConfig.DEFAULT))
+            .start()) {
       ServerClient c = new ServerClient(s.port());
       CompletableFuture<ServerClient.Reply> first =
           CompletableFuture.supplyAsync(
@@ -763,19 +763,20 @@ class ChatServerIT {
 
   @Test
   void aGenerationLongerThanJettysIdleTimeoutStillAnswers() throws Exception {
-    GenerationEngine real = model.engine();
+    AtomicBoolean first = new AtomicBoolean(true);
     ServedModel slow =
-        model.withEngine(
-            (prompt, params, adapters, listener) -> {
-              try {
-                // Deliberate wait (the test is about a timeout): past Jetty's default 30 s idle
-                // timeout,
-                // no bytes sent.
-                Thread.sleep(35_000);
-              } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        withStep(
+            (sequences, maxTokens, real) -> {
+              if (first.getAndSet(false)) {
+                try {
+                  // Deliberate wait (the test is about a timeout): past Jetty's default 30 s idle
+                  // timeout, no bytes sent.
+                  Thread.sleep(35_000);
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
               }
-              return real.generate(prompt, params, adapters, listener);
+              return real.step(sequences, maxTokens);
             });
     try (ChatServer s = started(CompletableFuture.completedFuture(slow), 4)) {
       ServerClient.Reply r = new ServerClient(s.port()).post("/v1/chat/completions", CHAT);

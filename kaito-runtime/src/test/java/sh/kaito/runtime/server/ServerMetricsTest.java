@@ -51,12 +51,14 @@ class ServerMetricsTest {
 
   @Test
   void histogramsHaveVllmsNamesAndBuckets() {
-    SequenceTimeline t = metrics.sequence("tiny", 96, System.nanoTime());
-    t.scheduled();
-    for (int i = 0; i < 4; i++) {
-      t.token();
+    metrics.scheduler("tiny", 96, idle());
+    // One sequence of 7 prompt tokens, 4 generated: a first token and three gaps.
+    metrics.admitted("tiny", 1, 2_000_000);
+    metrics.firstToken("tiny", 30_000_000);
+    for (int i = 0; i < 3; i++) {
+      metrics.nextToken("tiny", 20_000_000);
     }
-    t.finished(7, FinishReason.LENGTH);
+    metrics.finished("tiny", 7, 4, FinishReason.LENGTH, 95_000_000);
     String scrape = registry.scrape();
 
     // vLLM v1's PrometheusStatLogger (vllm/v1/metrics/loggers.py), bucket for bucket.
@@ -78,10 +80,7 @@ class ServerMetricsTest {
             0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0,
             240.0, 480.0, 960.0, 1920.0, 7680.0);
     for (String h :
-        List.of(
-            "vllm:e2e_request_latency_seconds",
-            "vllm:request_queue_time_seconds",
-            "vllm:request_inference_time_seconds")) {
+        List.of("vllm:e2e_request_latency_seconds", "vllm:request_queue_time_seconds")) {
       assertThat(buckets(scrape, h)).as(h).containsExactlyElementsOf(requestLatency);
     }
     // build_1_2_5_buckets(max_model_len = 96)
@@ -95,9 +94,20 @@ class ServerMetricsTest {
     assertThat(value(scrape, "vllm:prompt_tokens_total" + labels)).isEqualTo(7.0);
     assertThat(value(scrape, "vllm:generation_tokens_total" + labels)).isEqualTo(4.0);
     assertThat(value(scrape, "vllm:time_to_first_token_seconds_count" + labels)).isEqualTo(1.0);
-    // 4 tokens: 3 gaps between them, one per-request time per output token
+    // 4 tokens: 3 gaps between them, each an inter-token latency and a time per output token
     assertThat(value(scrape, "vllm:inter_token_latency_seconds_count" + labels)).isEqualTo(3.0);
-    assertThat(value(scrape, "vllm:time_per_output_token_seconds_count" + labels)).isEqualTo(1.0);
+    assertThat(value(scrape, "vllm:time_per_output_token_seconds_count" + labels)).isEqualTo(3.0);
+    // 0.03 s TTFT lands in the le=0.04 bucket, not le=0.02 (exact: it is the value recorded)
+    assertThat(
+            value(
+                scrape,
+                "vllm:time_to_first_token_seconds_bucket{engine=\"0\",model_name=\"tiny\",le=\"0.02\"}"))
+        .isEqualTo(0.0);
+    assertThat(
+            value(
+                scrape,
+                "vllm:time_to_first_token_seconds_bucket{engine=\"0\",model_name=\"tiny\",le=\"0.04\"}"))
+        .isEqualTo(1.0);
     assertThat(value(scrape, "vllm:e2e_request_latency_seconds_count" + labels)).isEqualTo(1.0);
     assertThat(
             value(
@@ -119,30 +129,42 @@ class ServerMetricsTest {
   }
 
   @Test
-  void anAbortedSequenceCountsOnceAsAbort() {
-    SequenceTimeline t = metrics.sequence("tiny", 96, System.nanoTime());
-    t.token();
-    t.aborted();
-    t.aborted();
-    t.finished(3, FinishReason.STOP); // after an abort: ignored
+  void requestsToAnAdapterAreLabelledWithTheServedModel() {
+    metrics.scheduler("tiny", 96, idle());
+    metrics.firstToken("alpha", 1_000_000);
+    metrics.finished("alpha", 3, 1, FinishReason.STOP, 2_000_000);
     String scrape = registry.scrape();
-    assertThat(
-            value(
-                scrape,
-                "vllm:request_success_total{engine=\"0\",finished_reason=\"abort\","
-                    + "model_name=\"tiny\"}"))
-        .isEqualTo(1.0);
-    assertThat(scrape).doesNotContain("finished_reason=\"stop\"");
-    assertThat(
-            value(
-                scrape, "vllm:e2e_request_latency_seconds_count{engine=\"0\",model_name=\"tiny\"}"))
-        .isEqualTo(1.0);
+    assertThat(value(scrape, "vllm:prompt_tokens_total{engine=\"0\",model_name=\"tiny\"}"))
+        .isEqualTo(3.0);
+    assertThat(scrape).doesNotContain("model_name=\"alpha\"");
+    // ours keep the name the request used
+    assertThat(scrape).contains("kaito_generation_tokens_total{kind=\"prompt\",model=\"alpha\"}");
+  }
+
+  static SchedulerState idle() {
+    return new SchedulerState() {
+      @Override
+      public int runningRequests() {
+        return 0;
+      }
+
+      @Override
+      public int waitingRequests() {
+        return 0;
+      }
+
+      @Override
+      public double kvCacheUsage() {
+        return 0;
+      }
+    };
   }
 
   @Test
   void schedulerGaugesReadTheScheduler() {
     metrics.scheduler(
         "tiny",
+        96,
         new SchedulerState() {
           @Override
           public int runningRequests() {

@@ -109,6 +109,22 @@ public final class TinyModels {
   }
 
   /**
+   * A served tiny model under {@code root}: the model (seed 7) as {@code tiny} and two adapters,
+   * {@code alpha} (seed 11, strength 1) and {@code beta} (seed 12, strength {@code betaStrength}).
+   */
+  static ModelSpec servedWithAdapters(Path root, int contextLength, float betaStrength)
+      throws IOException {
+    Path dir = model(root.resolve("tiny"), contextLength, 7);
+    return new ModelSpec(
+        dir,
+        "tiny",
+        List.of(
+            new ModelSpec.AdapterSpec("alpha", adapter(root.resolve("adapters/alpha"), 11), 1f),
+            new ModelSpec.AdapterSpec(
+                "beta", adapter(root.resolve("adapters/beta"), 12), betaStrength)));
+  }
+
+  /**
    * Writes a PEFT LoRA adapter (r 4, alpha 8) on q_proj and v_proj of every layer, with non-zero
    * random A and B so that it changes the output.
    */
