@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The server's meters, in two families.
@@ -185,8 +186,8 @@ final class ServerMetrics implements GenerationQueue.Observer {
     long count = 0;
     double total = 0;
     for (VllmMeters m : vllm.values()) {
-      count += m.e2eLatency.count();
-      total += m.e2eLatency.totalAmount();
+      count += m.e2eLatency.timer().count();
+      total += m.e2eLatency.timer().totalTime(TimeUnit.SECONDS);
     }
     return count == 0 ? 1 : Math.max(1, Math.min(60, (long) Math.ceil(total / count)));
   }
@@ -217,15 +218,26 @@ final class ServerMetrics implements GenerationQueue.Observer {
     return out.stream().mapToDouble(Double::doubleValue).toArray();
   }
 
+  /**
+   * A histogram in seconds with fixed buckets, kept by a {@link Timer}: Micrometer's
+   * DistributionSummary puts values below 1 in no bucket but +Inf, so it cannot hold vLLM's
+   * sub-second buckets.
+   */
+  record Seconds(Timer timer) {
+    void record(double seconds) {
+      timer.record(Math.round(seconds * 1e9), TimeUnit.NANOSECONDS);
+    }
+  }
+
   /** The vLLM meters of one served model. */
   static final class VllmMeters {
     final Counter promptTokens;
     final Counter generationTokens;
-    final DistributionSummary timeToFirstToken;
-    final DistributionSummary interTokenLatency;
-    final DistributionSummary timePerOutputToken;
-    final DistributionSummary e2eLatency;
-    final DistributionSummary queueTime;
+    final Seconds timeToFirstToken;
+    final Seconds interTokenLatency;
+    final Seconds timePerOutputToken;
+    final Seconds e2eLatency;
+    final Seconds queueTime;
     final DistributionSummary requestPromptTokens;
     final DistributionSummary requestGenerationTokens;
     private final MeterRegistry registry;
@@ -284,13 +296,17 @@ final class ServerMetrics implements GenerationQueue.Observer {
       return Counter.builder(name).description(help).tags(tags).register(registry);
     }
 
-    private DistributionSummary seconds(String name, String help, double[] buckets) {
-      return DistributionSummary.builder(name)
-          .description(help)
-          .baseUnit("seconds")
-          .serviceLevelObjectives(buckets)
-          .tags(tags)
-          .register(registry);
+    private Seconds seconds(String name, String help, double[] buckets) {
+      Duration[] slos = new Duration[buckets.length];
+      for (int i = 0; i < buckets.length; i++) {
+        slos[i] = Duration.ofNanos(Math.round(buckets[i] * 1e9));
+      }
+      return new Seconds(
+          Timer.builder(name)
+              .description(help)
+              .serviceLevelObjectives(slos)
+              .tags(tags)
+              .register(registry));
     }
 
     private DistributionSummary counts(String name, String help, int maxModelLen) {

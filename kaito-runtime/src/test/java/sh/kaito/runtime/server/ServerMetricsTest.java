@@ -109,6 +109,19 @@ class ServerMetricsTest {
                 "vllm:time_to_first_token_seconds_bucket{engine=\"0\",model_name=\"tiny\",le=\"0.04\"}"))
         .isEqualTo(1.0);
     assertThat(value(scrape, "vllm:e2e_request_latency_seconds_count" + labels)).isEqualTo(1.0);
+    // Sub-second values land in the finite buckets, not only in +Inf (a DistributionSummary's did)
+    assertThat(
+            value(
+                scrape,
+                "vllm:time_to_first_token_seconds_bucket{engine=\"0\",model_name=\"tiny\","
+                    + "le=\"2560.0\"}"))
+        .isEqualTo(1.0);
+    assertThat(
+            value(
+                scrape,
+                "vllm:inter_token_latency_seconds_bucket{engine=\"0\",model_name=\"tiny\","
+                    + "le=\"80.0\"}"))
+        .isEqualTo(3.0);
     assertThat(
             value(
                 scrape,
