@@ -95,6 +95,7 @@ public final class ChatServer implements AutoCloseable {
     this.registry = registry;
     this.metrics = new ServerMetrics(registry);
     this.queue = new GenerationQueue(config, metrics);
+    model.thenAccept(m -> metrics.scheduler(m.name(), m.contextLength(), queue));
     this.app = Javalin.create(this::configure);
   }
 
@@ -324,7 +325,21 @@ public final class ChatServer implements AutoCloseable {
 
   /** The request body as JSON; malformed, empty or oversized bodies are 4xx. */
   JsonNode readJson(Context ctx) {
-    byte[] body = ctx.bodyAsBytes();
+    byte[] body;
+    try {
+      body = ctx.bodyAsBytes();
+    } catch (HttpResponseException e) {
+      throw e; // 413
+    } catch (Exception e) {
+      if (!(e instanceof java.io.IOException || e.getCause() instanceof java.io.IOException)) {
+        throw e;
+      }
+      // Jetty's early EOF: the client sent less than it declared, or broke its chunked framing.
+      throw ApiException.badRequest(
+          "the request body could not be read: it ended before its declared length or its"
+              + " chunked encoding is malformed",
+          null);
+    }
     if (body.length == 0) {
       throw ApiException.badRequest("the request body is empty; send a JSON object", null);
     }
@@ -384,6 +399,9 @@ public final class ChatServer implements AutoCloseable {
           e.status(),
           requestId(ctx),
           e.getMessage());
+    }
+    if (e.status() == 429 || e.status() == 503) {
+      ctx.header("Retry-After", Long.toString(metrics.retryAfterSeconds()));
     }
     if (ctx.path().startsWith("/v1/")) {
       json(ctx, e.status(), openAiError(e));

@@ -36,7 +36,7 @@ import sh.kaito.runtime.lora.Adapters;
  * <p>{@link #drain} stops taking requests (503), lets the accepted ones finish within a grace
  * period, then stops the step thread: the model is never closed under a running step.
  */
-final class GenerationQueue implements AutoCloseable {
+final class GenerationQueue implements SchedulerState, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(GenerationQueue.class);
 
@@ -197,6 +197,21 @@ final class GenerationQueue implements AutoCloseable {
     synchronized (lock) {
       return draining;
     }
+  }
+
+  @Override
+  public int runningRequests() {
+    return running();
+  }
+
+  @Override
+  public int waitingRequests() {
+    return waiting();
+  }
+
+  @Override
+  public double kvCacheUsage() {
+    return kvUsage();
   }
 
   /** Whether the step thread still runs (false once {@link #drain} returned). */

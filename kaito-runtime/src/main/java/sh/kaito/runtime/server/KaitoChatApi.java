@@ -25,7 +25,7 @@ final class KaitoChatApi {
   static final int DEFAULT_MAX_LENGTH = 200;
 
   /** generate_kwargs we act on, and those accepted without effect here (see docs). */
-  private static final Set<String> GENERATE_KWARGS =
+  static final Set<String> GENERATE_KWARGS =
       Set.of(
           "max_length",
           "max_new_tokens",
