@@ -53,8 +53,8 @@ public final class ImageBuilder {
     RUNTIME("kaito-runtime"),
     PAUSE("kaito-pause"),
     /**
-     * curl on the base (entrypoint {@code curl}): the seed's last step runs {@code kubectl run curl
-     * --image=…} with it; only with a curl tree.
+     * curl on the base (command {@code curl --version}): the seed's last step runs {@code kubectl
+     * run curl --image=… -- curl …} with it; only with a curl tree.
      */
     CURL("kaito-curl"),
     /** The runtime on a CUDA libtorch: {@code kaito-runtime:<tag>-cuda}; only with a torch site. */
@@ -193,8 +193,10 @@ public final class ImageBuilder {
       JibContainerBuilder curl =
           javaImage(baseLayers)
               .addFileEntriesLayer(RootFs.read(curlTree).layer("curl"))
-              .setEntrypoint(List.of("curl"))
-              .setProgramArguments(List.of("--version"))
+              // No entrypoint: `kubectl run … -- curl -X POST …` (the seed's last step) gives the
+              // whole command, as with curlimages/curl; alone the image prints curl's version.
+              .setEntrypoint((List<String>) null)
+              .setProgramArguments(List.of("curl", "--version"))
               .setLabels(labels("kaito-curl"));
       built.put(Kind.CURL, containerize(Kind.CURL, curl, target, tag));
     }

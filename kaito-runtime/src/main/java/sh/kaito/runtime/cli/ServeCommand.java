@@ -200,8 +200,7 @@ final class ServeCommand implements Callable<Integer> {
                 },
                 "kaito-shutdown"));
     try {
-      model.complete(
-          ServedModel.load(spec, dev, limits, loadIn4bit ? FourBitFormat.QLORA : null));
+      model.complete(ServedModel.load(spec, dev, limits, loadIn4bit ? FourBitFormat.QLORA : null));
     } catch (Exception e) {
       model.completeExceptionally(e);
       LOG.error("model failed to load dir={} error={}", weights, e.getMessage());

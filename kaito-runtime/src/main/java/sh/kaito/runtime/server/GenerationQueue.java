@@ -560,6 +560,7 @@ final class GenerationQueue implements SchedulerState, AutoCloseable {
     observer.step(s.sequences(), s.tokens(), s.preempted(), System.nanoTime() - start);
     boolean progressed = s.sequences() > 0;
     for (Request r : owners) {
+      List<End> ends = new ArrayList<>();
       for (int i = 0; i < r.sequences.length; i++) {
         Sequence seq = r.sequences[i];
         if (seq != null && seq.finished()) {
@@ -571,13 +572,16 @@ final class GenerationQueue implements SchedulerState, AutoCloseable {
               g.finishReason(),
               System.nanoTime() - r.arrived);
           close(r, i);
-          r.events.add(new End(i, g));
+          ends.add(new End(i, g));
           progressed = true;
         }
       }
+      // The seat is given back before the client hears the end: a client that sends its next
+      // request at once must not find its own finished request still counted (a spurious 429).
       if (r.open == 0) {
         remove(r);
       }
+      ends.forEach(r.events::add);
     }
     if (!progressed && !owners.isEmpty()) {
       // Nothing could run: the sequences left need more KV memory than the whole budget.
