@@ -26,9 +26,17 @@ final class MarkerWait {
     this.log = log;
   }
 
-  /** Returns how long it waited, once {@code marker} exists. */
-  Duration await(Path marker) throws InterruptedException {
+  /**
+   * Returns how long it waited, once {@code marker} exists.
+   *
+   * @throws CommandFailure when the tuner's failure marker ({@link TuneCommand#FAILED_MARKER},
+   *     beside {@code marker}) appears instead: the tuner failed, so nothing is to be pushed and
+   *     waiting on would keep the pod (and its GPU) forever
+   */
+  Duration await(Path marker) throws InterruptedException, CommandFailure {
     long start = System.nanoTime();
+    Path failed = marker.resolveSibling(TuneCommand.FAILED_MARKER);
+    checkFailed(failed);
     if (Files.exists(marker)) {
       log.accept("push-adapter marker=" + marker + " present waited=0s");
       return Duration.ZERO;
@@ -37,6 +45,7 @@ final class MarkerWait {
     long nextLog = start + logEvery.toNanos();
     while (!Files.exists(marker)) {
       Thread.sleep(poll.toMillis());
+      checkFailed(failed);
       long now = System.nanoTime();
       if (now >= nextLog) {
         nextLog = now + logEvery.toNanos();
@@ -50,6 +59,20 @@ final class MarkerWait {
     Duration waited = Duration.ofNanos(System.nanoTime() - start);
     log.accept("push-adapter marker=" + marker + " present waited=" + human(waited));
     return waited;
+  }
+
+  private void checkFailed(Path failed) throws CommandFailure {
+    if (!Files.exists(failed) || Files.exists(failed.resolveSibling(TuneCommand.MARKER))) {
+      return;
+    }
+    String why;
+    try {
+      why = Files.readString(failed).strip();
+    } catch (java.io.IOException e) {
+      why = "(" + failed + " unreadable: " + e.getMessage() + ")";
+    }
+    log.accept("push-adapter found " + failed + ": tuning failed, nothing to push");
+    throw new CommandFailure("tuning failed, no adapter pushed: " + why);
   }
 
   private static String human(Duration d) {

@@ -64,7 +64,7 @@ final class PushAdapterCommand implements Callable<Integer> {
   Path dockerConfig;
 
   @Override
-  public Integer call() throws ImageException, InterruptedException {
+  public Integer call() throws ImageException, InterruptedException, CommandFailure {
     PrintWriter err = spec.commandLine().getErr();
     ImageRef ref = ImageRef.parse(image);
     DockerConfig config =

@@ -59,6 +59,13 @@ final class TuneCommand implements Callable<Integer> {
   static final String MARKER = "fine_tuning_completed.txt";
 
   /**
+   * Written (with the failure's message) into the output folder when tuning fails, so the pusher
+   * beside it stops waiting for {@link #MARKER} and fails too: the pod ends, the Job fails and the
+   * node's GPU is free. Upstream's pusher would wait forever.
+   */
+  static final String FAILED_MARKER = "fine_tuning_failed.txt";
+
+  /**
    * {@code --method qlora} without {@code --config}: upstream's qlora template's quantization (NF4,
    * double quantization, bfloat16 compute, which the CPU computes in float32), other keys at their
    * defaults as for lora.
@@ -130,7 +137,9 @@ final class TuneCommand implements Callable<Integer> {
     try {
       return tune();
     } catch (Exception e) {
-      writeTerminationMessage(RuntimeMain.messageOf(asFailure(e)));
+      String message = RuntimeMain.messageOf(asFailure(e));
+      writeTerminationMessage(message);
+      writeFailedMarker(message);
       throw asFailure(e);
     }
   }
@@ -168,6 +177,7 @@ final class TuneCommand implements Callable<Integer> {
     }
     Files.createDirectories(output);
     Files.deleteIfExists(output.resolve(MARKER)); // a stale marker would push a stale adapter
+    Files.deleteIfExists(output.resolve(FAILED_MARKER)); // a retry starts afresh
     try (ProgressServer progress = ProgressServer.start(port)) {
       LOG.info("tune progress port={} path=/progress", progress.port());
       TextTokenizer tokenizer = TextTokenizer.load(weights);
@@ -280,6 +290,18 @@ final class TuneCommand implements Callable<Integer> {
       return new CommandFailure(e.getMessage(), e);
     }
     return e;
+  }
+
+  private void writeFailedMarker(String message) {
+    if (output == null) {
+      return;
+    }
+    try {
+      Files.createDirectories(output);
+      Files.writeString(output.resolve(FAILED_MARKER), message + "\n", StandardCharsets.UTF_8);
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("failure marker not written dir={} error={}", output, e.getMessage());
+    }
   }
 
   private void writeTerminationMessage(String message) {

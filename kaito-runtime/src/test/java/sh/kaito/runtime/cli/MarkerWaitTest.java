@@ -52,6 +52,37 @@ class MarkerWaitTest {
   }
 
   @Test
+  @Timeout(30)
+  void theTunersFailureMarkerEndsTheWaitWithItsMessage() throws Exception {
+    Path marker = tmp.resolve(TuneCommand.MARKER);
+    List<String> log = new CopyOnWriteArrayList<>();
+    Thread writer =
+        new Thread(
+            () -> {
+              try {
+                while (log.isEmpty()) {
+                  Thread.sleep(10);
+                }
+                Files.writeString(
+                    tmp.resolve(TuneCommand.FAILED_MARKER),
+                    "train.parquet row 3: messages[0] has the unknown role 'oracle'\n");
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
+    writer.start();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                new MarkerWait(Duration.ofMillis(20), Duration.ofHours(1), log::add).await(marker))
+        .isInstanceOf(CommandFailure.class)
+        .hasMessage(
+            "tuning failed, no adapter pushed: train.parquet row 3: messages[0] has the unknown"
+                + " role 'oracle'");
+    assertThat(marker).doesNotExist();
+    writer.join();
+  }
+
+  @Test
   void aMarkerAlreadyThereNeedsNoWait() throws Exception {
     Path marker = Files.writeString(tmp.resolve("m"), "");
     List<String> log = new CopyOnWriteArrayList<>();
