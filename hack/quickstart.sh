@@ -66,7 +66,7 @@ export KAITO_KUBE_PROXY_BIN="${KAITO_KUBE_PROXY_BIN:-$KAITO_KUBE_BIN/kube-proxy}
 pids=()
 bridge_made=0
 cleanup() {
-  local status=$?
+  local status=${1:-$?}
   trap - EXIT INT TERM
   if [ -n "${KUBECONFIG:-}" ] && [ -f "${KUBECONFIG:-/nonexistent}" ]; then
     # Deleting the workspaces lets the provisioner drain and remove its real nodes.
@@ -85,7 +85,9 @@ cleanup() {
   fi
   exit "$status"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup 130' INT
+trap 'cleanup 143' TERM
 
 rm -rf "$run"
 mkdir -p "$run"
