@@ -223,7 +223,7 @@ while :; do
   if [ "$line" != "$last" ]; then
     echo "$table" | sed 's/^/  /'
     case "$progress" in
-      /*) ;;
+      /* | */\ *) ;;
       *)
         echo "  tuning progress: step $progress"
         steps_seen="$steps_seen ${progress%%/*}"
@@ -321,8 +321,8 @@ if [ "$check" = 1 ]; then
     [ -n "$(kubectl get nodeclaims -o name)$(kubectl get nodes -o name)" ]; do sleep 2; done
   [ -z "$(kubectl get nodeclaims -o name)$(kubectl get nodes -o name)" ] ||
     fail "NodeClaims or nodes are left: $(kubectl get nodeclaims,nodes -o name | tr '\n' ' ')"
-  if pgrep -f "$nodes_dir" >/dev/null; then
-    fail "processes of the nodes are left: $(pgrep -af "$nodes_dir" | head -5)"
+  if pgrep -f "$nodes_dir/kaito-real-" >/dev/null; then
+    fail "processes of the nodes are left: $(pgrep -af "$nodes_dir/kaito-real-" | cut -c1-200 | head -5)"
   fi
   echo "  ok: no NodeClaim, no node, no kubelet or containerd of ours"
 fi
