@@ -144,6 +144,9 @@ public final class ProvisionerMain {
             r.pauseImage(),
             r.plainHttpRegistries(),
             cas,
+            r.dockerConfig() == null
+                ? Map.of()
+                : RealNodeSettings.dockerConfigAuths(Path.of(r.dockerConfig())),
             RealNodeSettings.Binaries.fromEnvironment(env));
     try {
       if (!Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {

@@ -71,9 +71,23 @@ final class RealNodeFiles {
   /**
    * containerd with its own root, state and sockets; the CRI plugin's sandbox image is ours, its
    * network namespaces live under its state, runc keeps its state under the node's folder, and
-   * images come only through the registry host files of {@link #registryHosts}.
+   * images come only through the registry host files of {@link #registryHosts}, with the given
+   * logins (the file then holds secrets: it is written owner-only).
    */
-  static String containerdConfig(Layout l, String pauseImage, Path cniBinDir) {
+  static String containerdConfig(
+      Layout l,
+      String pauseImage,
+      Path cniBinDir,
+      Map<String, RealNodeSettings.RegistryAuth> auths) {
+    StringBuilder logins = new StringBuilder();
+    auths.forEach(
+        (host, auth) ->
+            logins
+                .append("    [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"")
+                .append(host)
+                .append("\".auth]\n      auth = \"")
+                .append(auth.base64())
+                .append("\"\n"));
     return """
         version = 2
         root = "%1$s"
@@ -100,15 +114,16 @@ final class RealNodeFiles {
           [plugins."io.containerd.grpc.v1.cri".registry]
             config_path = "%8$s"
         """
-        .formatted(
-            l.containerdRoot(),
-            l.containerdState(),
-            l.containerdSocket(),
-            pauseImage,
-            l.runcRoot(),
-            cniBinDir,
-            l.cniConfDir(),
-            l.registryHosts());
+            .formatted(
+                l.containerdRoot(),
+                l.containerdState(),
+                l.containerdSocket(),
+                pauseImage,
+                l.runcRoot(),
+                cniBinDir,
+                l.cniConfDir(),
+                l.registryHosts())
+        + logins;
   }
 
   /**
