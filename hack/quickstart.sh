@@ -163,7 +163,7 @@ java -cp "$(classpath kaito-provisioner)" sh.kaito.provisioner.ProvisionerMain \
   --real-node-service-cidr="$service_cidr" \
   --real-node-pause-image="$registry/kaito/kaito-pause:$tag" \
   --real-node-insecure-registries="$registry" \
-  --real-node-registry-credentials="$run/registry/docker-config.json" >"$run/provisioner.log" 2>&1 &
+  --real-node-docker-config="$run/registry/docker-config.json" >"$run/provisioner.log" 2>&1 &
 pids+=($!)
 KAITO_LEADER_ELECT=false KAITO_WEBHOOK_PORT=0 KAITO_METRICS_PORT=0 KAITO_HEALTH_PORT=0 \
   KAITO_BIND_ADDRESS=127.0.0.1 KAITO_PRESET_REGISTRY="$registry/kaito" KAITO_WEIGHTS_TAG="$tag" \

@@ -2,6 +2,9 @@ package sh.kaito.images;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.cloud.tools.jib.api.Containerizer;
+import com.google.cloud.tools.jib.api.Jib;
+import com.google.cloud.tools.jib.api.RegistryImage;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -11,12 +14,19 @@ import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -31,6 +41,8 @@ import sh.kaito.api.yaml.KaitoYaml;
 import sh.kaito.controller.ControllerOptions;
 import sh.kaito.controller.manifests.NodeClaims;
 import sh.kaito.images.ImageBuilder.Kind;
+import sh.kaito.presets.image.LocalRegistry;
+import sh.kaito.presets.image.RegistryCredential;
 import sh.kaito.provisioner.ProvisionerMain;
 import sh.kaito.runtime.server.TinyModels;
 import sh.kaito.testsupport.ControlPlane;
@@ -40,12 +52,13 @@ import sh.kaito.testsupport.WithControlPlane;
 /**
  * The provisioner with {@code --provider=local-real}, as its own process, turns a NodeClaim into a
  * real node on this machine (kubelet + containerd + runc + CNI bridge + kube-proxy): the node turns
- * Ready with the claim's labels and taint and a GPU as an extended resource; the runtime image,
- * pulled from the local registry, serves a tiny model in a real container whose log the API
- * returns; its Service's ClusterIP answers HTTP through kube-proxy. Deleting the claim removes the
- * node while a second, idle node and the network stay; stopping the provisioner (SIGTERM) stops
- * that node too, and the machine looks as before: no kubelet, containerd or kube-proxy of ours, the
- * same network devices, routes, iptables chains and mounts.
+ * Ready with the claim's labels and taint and a GPU as an extended resource (its sandbox image from
+ * a registry with a password, through the provisioner's Docker config); the runtime image, pulled
+ * from the local registry, serves a tiny model in a real container whose log the API returns; its
+ * Service's ClusterIP answers HTTP through kube-proxy. Deleting the claim removes the node while a
+ * second, idle node and the network stay; stopping the provisioner (SIGTERM) stops that node too,
+ * and the machine looks as before: no kubelet, containerd or kube-proxy of ours, the same network
+ * devices, routes, iptables chains and mounts.
  */
 @WithControlPlane
 class RealNodeIT {
@@ -73,8 +86,32 @@ class RealNodeIT {
     NodeClaim idle = claim(ns + "-idle", ns);
     String idleNode = "kaito-real-" + idle.getMetadata().getName();
 
+    awaitMachineFree();
     Snapshot before = Snapshot.take(stateDir);
     Path shared = Files.createTempDirectory(Path.of("/tmp"), "krn-model-");
+    // The sandbox image from a registry with a password: containerd pulls it with the login of
+    // --real-node-docker-config (the kubelet's pull secrets never reach sandbox pulls).
+    LocalRegistry locked =
+        LocalRegistry.start(
+            shared.resolve("registry"), Optional.of(new RegistryCredential("kaito", "s3cret")));
+    Runtime.getRuntime().addShutdownHook(new Thread(locked::close));
+    String pause = locked.host() + "/kaito/kaito-pause:it";
+    // Jib sends credentials over plain HTTP only when told to (a loopback registry here).
+    System.setProperty("sendCredentialsOverHttp", "true");
+    Jib.from(RegistryImage.named(images.reference(Kind.PAUSE)))
+        .containerize(
+            Containerizer.to(RegistryImage.named(pause).addCredential("kaito", "s3cret"))
+                .setAllowInsecureRegistries(true)
+                .setBaseImageLayersCache(shared.resolve("jib"))
+                .setApplicationLayersCache(shared.resolve("jib")));
+    Path dockerConfig = shared.resolve("config.json");
+    Files.writeString(
+        dockerConfig,
+        "{\"auths\": {\""
+            + locked.host()
+            + "\": {\"auth\": \""
+            + Base64.getEncoder().encodeToString("kaito:s3cret".getBytes(StandardCharsets.UTF_8))
+            + "\"}}}");
     Path log = Path.of("target", "real-node-provisioner-" + id + ".log").toAbsolutePath();
     Process provisioner =
         new ProcessBuilder(
@@ -84,8 +121,9 @@ class RealNodeIT {
                 ProvisionerMain.class.getName(),
                 "--provider=local-real",
                 "--kubeconfig=" + cp.kubeconfig(),
-                "--real-node-pause-image=" + images.reference(Kind.PAUSE),
-                "--real-node-insecure-registries=" + images.registry.host(),
+                "--real-node-pause-image=" + pause,
+                "--real-node-insecure-registries=" + images.registry.host() + "," + locked.host(),
+                "--real-node-docker-config=" + dockerConfig,
                 "--real-node-dir=" + stateDir,
                 "--real-node-bridge=" + bridge,
                 "--real-node-subnet=" + subnet,
@@ -122,7 +160,8 @@ class RealNodeIT {
           stateDir.resolve(idleNode).resolve("kubelet.log"));
 
       Path weights = TinyModels.model(shared.resolve("weights"), 128, 5);
-      BuiltImages.worldReadable(shared);
+      Files.setPosixFilePermissions(shared, PosixFilePermissions.fromString("rwxr-xr-x"));
+      BuiltImages.worldReadable(weights);
       client.pods().inNamespace(ns).resource(runtimePod(images, weights, claimName)).create();
       client.services().inNamespace(ns).resource(service()).create();
       await(
@@ -184,6 +223,7 @@ class RealNodeIT {
       if (!provisioner.waitFor(90, TimeUnit.SECONDS)) {
         provisioner.destroyForcibly();
       }
+      locked.close();
       DjlNatives.deleteTree(shared);
       // The idle claim's finalizer has nobody left to remove it.
       client
@@ -373,6 +413,32 @@ class RealNodeIT {
         "no " + what + " within " + READY_TIMEOUT + "\n" + tail(log) + "\n---\n" + tail(detail));
   }
 
+  /**
+   * Real nodes take the machine (iptables are machine-wide): while another provisioner holds its
+   * lock (a quickstart on a shared machine), wait for it rather than fail.
+   */
+  private static void awaitMachineFree() throws Exception {
+    Path lock = Path.of("/run/kaito-real-nodes.lock");
+    long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!Files.exists(lock)) {
+        return;
+      }
+      try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE)) {
+        FileLock held = ch.tryLock();
+        if (held != null) {
+          held.release();
+          return;
+        }
+      } catch (NoSuchFileException e) {
+        return;
+      }
+      System.out.println("[RealNodeIT] another set of real nodes holds " + lock + "; waiting");
+      Thread.sleep(5000);
+    }
+    throw new AssertionError("another set of real nodes held " + lock + " for 10 minutes");
+  }
+
   private static void awaitEqual(Snapshot before, Path stateDir, Path log) throws Exception {
     long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
     Snapshot now = Snapshot.take(stateDir);
@@ -446,6 +512,7 @@ class RealNodeIT {
                   Path.of("/var/log/containers"),
                   Path.of("/var/log/pods"),
                   Path.of("/run/containerd"),
+                  Path.of("/run/kaito-real-nodes.lock"),
                   Path.of("/run/netns")));
       try (Stream<Path> hierarchies = Files.list(Path.of("/sys/fs/cgroup"))) {
         hierarchies.forEach(h -> candidates.add(h.resolve("k8s.io")));

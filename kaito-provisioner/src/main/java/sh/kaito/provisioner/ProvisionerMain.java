@@ -144,8 +144,10 @@ public final class ProvisionerMain {
             r.pauseImage(),
             r.plainHttpRegistries(),
             cas,
-            RealNodeSettings.Binaries.fromEnvironment(env),
-            registryLogins(r, cas.keySet()));
+            r.dockerConfig() == null
+                ? Map.of()
+                : RealNodeSettings.dockerConfigAuths(Path.of(r.dockerConfig())),
+            RealNodeSettings.Binaries.fromEnvironment(env));
     try {
       if (!Integer.valueOf(0).equals(Files.getAttribute(Path.of("/proc/self"), "unix:uid"))) {
         throw new IllegalArgumentException(
@@ -155,34 +157,6 @@ public final class ProvisionerMain {
       throw new IllegalArgumentException("--provider=local-real needs Linux: " + e.getMessage());
     }
     return settings;
-  }
-
-  /** The nodes' own logins: the credentials file's entries for the registries nodes pull from. */
-  private static Map<String, sh.kaito.presets.image.RegistryCredential> registryLogins(
-      ProvisionerOptions.RealNodeOptions r, java.util.Set<String> tlsRegistries) {
-    Map<String, sh.kaito.presets.image.RegistryCredential> logins = new java.util.LinkedHashMap<>();
-    if (r.registryCredentials() == null) {
-      return logins;
-    }
-    sh.kaito.presets.image.DockerConfig config;
-    try {
-      config = sh.kaito.presets.image.DockerConfig.read(Path.of(r.registryCredentials()));
-    } catch (sh.kaito.presets.image.ImageException e) {
-      throw new IllegalArgumentException("--real-node-registry-credentials: " + e.getMessage(), e);
-    }
-    java.util.Set<String> registries = new java.util.LinkedHashSet<>(r.plainHttpRegistries());
-    registries.addAll(tlsRegistries);
-    for (String registry : registries) {
-      config.credentialFor(registry).ifPresent(c -> logins.put(registry, c));
-    }
-    if (logins.isEmpty()) {
-      throw new IllegalArgumentException(
-          "--real-node-registry-credentials: "
-              + r.registryCredentials()
-              + " has no login for "
-              + registries);
-    }
-    return logins;
   }
 
   private static KubernetesClient client(String kubeconfig) throws IOException {

@@ -39,9 +39,7 @@ public record ProvisionerOptions(
    * @param pauseImage the sandbox image every node's containerd uses; required for local-real
    * @param plainHttpRegistries {@code host:port}s containerd pulls from over plain HTTP
    * @param registryCas {@code host:port} → CA file, for registries served over TLS
-   * @param registryCredentials a docker config.json whose logins for those registries every node's
-   *     containerd uses when the kubelet passes none (the sandbox image; on AKS, the kubelet
-   *     identity's pull access), or null
+   * @param dockerConfig a Docker {@code config.json} whose logins containerd uses, or null
    */
   public record RealNodeOptions(
       String stateDir,
@@ -51,7 +49,7 @@ public record ProvisionerOptions(
       String pauseImage,
       List<String> plainHttpRegistries,
       Map<String, String> registryCas,
-      String registryCredentials) {
+      String dockerConfig) {
     public RealNodeOptions {
       plainHttpRegistries = List.copyOf(plainHttpRegistries);
       registryCas = Map.copyOf(registryCas);
@@ -74,8 +72,7 @@ public record ProvisionerOptions(
         --real-node-pause-image    local-real: the sandbox image (required), from a local registry
         --real-node-insecure-registries  local-real: host:port[,host:port] pulled over plain HTTP
         --real-node-registry-cas   local-real: host:port=CA-file[,...] pulled over TLS with that CA
-        --real-node-registry-credentials  local-real: a docker config.json; its logins for those
-                                   registries are the nodes' own (the sandbox image needs one)
+        --real-node-docker-config  local-real: a Docker config.json whose logins containerd uses
         --real-node-dir            local-real: the nodes' folders (default /var/lib/kaito-real-nodes)
         --real-node-bridge         local-real: the pods' bridge (default kaito0)
         --real-node-subnet         local-real: the bridge's subnet; its first address is the node
@@ -116,7 +113,7 @@ public record ProvisionerOptions(
     String realSubnet = RealNodeSettings.DEFAULT_SUBNET;
     String realServiceCidr = null;
     String pauseImage = null;
-    String registryCredentials = null;
+    String dockerConfig = null;
     List<String> plainHttp = new ArrayList<>();
     Map<String, String> cas = new LinkedHashMap<>();
     for (String arg : args) {
@@ -150,9 +147,8 @@ public record ProvisionerOptions(
         case "real-node-subnet" -> realSubnet = value;
         case "real-node-service-cidr" -> realServiceCidr = value.isEmpty() ? null : value;
         case "real-node-pause-image" -> pauseImage = value.isEmpty() ? null : value;
+        case "real-node-docker-config" -> dockerConfig = value.isEmpty() ? null : value;
         case "real-node-insecure-registries" -> plainHttp.addAll(list(value));
-        case "real-node-registry-credentials" ->
-            registryCredentials = value.isEmpty() ? null : value;
         case "real-node-registry-cas" -> {
           for (String pair : list(value)) {
             int at = pair.indexOf('=');
@@ -191,7 +187,7 @@ public record ProvisionerOptions(
             pauseImage,
             plainHttp,
             cas,
-            registryCredentials));
+            dockerConfig));
   }
 
   private static List<String> list(String value) {

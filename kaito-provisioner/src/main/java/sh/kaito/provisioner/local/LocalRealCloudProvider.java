@@ -101,12 +101,8 @@ public final class LocalRealCloudProvider implements CloudProvider, AutoCloseabl
           "node " + nodeName + " exists and was not made by this provisioner; delete it first");
     }
     if (network == null) {
+      // Makes the state folder only once it holds the machine's lock.
       HostNetwork n = new HostNetwork(settings, serviceCidr());
-      try {
-        Files.createDirectories(settings.stateDir());
-      } catch (IOException e) {
-        throw LaunchException.retryable("NodeStartFailed", e.getMessage());
-      }
       n.up(nodeName);
       network = n;
     }

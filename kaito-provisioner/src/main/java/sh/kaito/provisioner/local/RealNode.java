@@ -76,13 +76,14 @@ final class RealNode {
       Files.createDirectories(l.dir());
       Files.createDirectories(l.cniConfDir());
       Files.writeString(l.clientCa(), clientCaPem);
+      Files.createFile(
+          l.containerdConfig(),
+          java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+              java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
       Files.writeString(
           l.containerdConfig(),
           RealNodeFiles.containerdConfig(
-              l,
-              settings.pauseImage(),
-              settings.binaries().cniBinDir(),
-              settings.registryLogins()));
+              l, settings.pauseImage(), settings.binaries().cniBinDir(), settings.registryAuths()));
       Files.writeString(
           l.cniConfDir().resolve("10-kaito.conflist"),
           RealNodeFiles.cniConflist(settings.bridge(), settings.subnet(), network.ipamDir()));

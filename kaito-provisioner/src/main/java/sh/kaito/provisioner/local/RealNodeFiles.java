@@ -71,39 +71,23 @@ final class RealNodeFiles {
   /**
    * containerd with its own root, state and sockets; the CRI plugin's sandbox image is ours, its
    * network namespaces live under its state, runc keeps its state under the node's folder, and
-   * images come only through the registry host files of {@link #registryHosts}.
-   */
-  static String containerdConfig(Layout l, String pauseImage, Path cniBinDir) {
-    return containerdConfig(l, pauseImage, cniBinDir, Map.of());
-  }
-
-  /**
-   * As above, with the node's own registry logins: the CRI plugin uses them when the kubelet passes
-   * no credential (the sandbox image, which no pod's pull secret covers).
+   * images come only through the registry host files of {@link #registryHosts}, with the given
+   * logins (the file then holds secrets: it is written owner-only).
    */
   static String containerdConfig(
       Layout l,
       String pauseImage,
       Path cniBinDir,
-      Map<String, sh.kaito.presets.image.RegistryCredential> logins) {
-    StringBuilder auth = new StringBuilder();
-    logins.forEach(
-        (registry, c) ->
-            auth.append("      [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"")
-                .append(registry)
-                .append("\".auth]\n        username = \"")
-                .append(tomlEscape(c.username()))
-                .append("\"\n        password = \"")
-                .append(tomlEscape(c.password()))
+      Map<String, RealNodeSettings.RegistryAuth> auths) {
+    StringBuilder logins = new StringBuilder();
+    auths.forEach(
+        (host, auth) ->
+            logins
+                .append("    [plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"")
+                .append(host)
+                .append("\".auth]\n      auth = \"")
+                .append(auth.base64())
                 .append("\"\n"));
-    return containerdBase(l, pauseImage, cniBinDir) + auth;
-  }
-
-  private static String tomlEscape(String s) {
-    return s.replace("\\", "\\\\").replace("\"", "\\\"");
-  }
-
-  private static String containerdBase(Layout l, String pauseImage, Path cniBinDir) {
     return """
         version = 2
         root = "%1$s"
@@ -130,15 +114,16 @@ final class RealNodeFiles {
           [plugins."io.containerd.grpc.v1.cri".registry]
             config_path = "%8$s"
         """
-        .formatted(
-            l.containerdRoot(),
-            l.containerdState(),
-            l.containerdSocket(),
-            pauseImage,
-            l.runcRoot(),
-            cniBinDir,
-            l.cniConfDir(),
-            l.registryHosts());
+            .formatted(
+                l.containerdRoot(),
+                l.containerdState(),
+                l.containerdSocket(),
+                pauseImage,
+                l.runcRoot(),
+                cniBinDir,
+                l.cniConfDir(),
+                l.registryHosts())
+        + logins;
   }
 
   /**

@@ -21,9 +21,9 @@ import java.util.Optional;
  * @param pauseImage the sandbox image every node's containerd uses (ours, in a local registry)
  * @param plainHttpRegistries {@code host:port} registries pulled over plain HTTP, explicitly
  * @param registryCas {@code host:port} → CA file: registries pulled over TLS with that CA
+ * @param registryAuths {@code host:port} → credentials containerd sends to that registry (for the
+ *     sandbox image too, which the kubelet's pull secrets never reach)
  * @param binaries kubelet, kube-proxy, containerd and the CNI plugins' folder
- * @param registryLogins {@code host:port} → the node's own login there (containerd uses it when the
- *     kubelet passes no pull secret, e.g. for the sandbox image)
  */
 public record RealNodeSettings(
     Path stateDir,
@@ -34,8 +34,8 @@ public record RealNodeSettings(
     String pauseImage,
     List<String> plainHttpRegistries,
     Map<String, Path> registryCas,
-    Binaries binaries,
-    Map<String, sh.kaito.presets.image.RegistryCredential> registryLogins) {
+    Map<String, RegistryAuth> registryAuths,
+    Binaries binaries) {
 
   public static final String DEFAULT_STATE_DIR = "/var/lib/kaito-real-nodes";
   public static final String DEFAULT_BRIDGE = "kaito0";
@@ -44,7 +44,7 @@ public record RealNodeSettings(
   public RealNodeSettings {
     plainHttpRegistries = List.copyOf(plainHttpRegistries);
     registryCas = Map.copyOf(registryCas);
-    registryLogins = Map.copyOf(registryLogins);
+    registryAuths = Map.copyOf(registryAuths);
     if (!bridge.matches("[a-zA-Z0-9_.-]{1,15}")) {
       throw new IllegalArgumentException(
           "bridge name must be 1 to 15 letters, digits, '.', '-' or '_', got " + bridge);
@@ -53,6 +53,58 @@ public record RealNodeSettings(
       hostPort(r);
     }
     registryCas.keySet().forEach(RealNodeSettings::hostPort);
+  }
+
+  /** A registry login as Docker's config.json keeps it: base64 of {@code user:password}. */
+  public record RegistryAuth(String base64) {
+    @Override
+    public String toString() {
+      return "RegistryAuth[***]";
+    }
+  }
+
+  /**
+   * The logins of a Docker {@code config.json} ({@code auths.<host>.auth}, or {@code username} and
+   * {@code password}), by registry host.
+   *
+   * @throws IllegalArgumentException when the file cannot be read or has no usable login
+   */
+  public static Map<String, RegistryAuth> dockerConfigAuths(Path configJson) {
+    com.fasterxml.jackson.databind.JsonNode auths;
+    try {
+      auths =
+          new com.fasterxml.jackson.databind.ObjectMapper()
+              .readTree(configJson.toFile())
+              .path("auths");
+    } catch (java.io.IOException e) {
+      throw new IllegalArgumentException(
+          "cannot read the Docker config " + configJson + ": " + e.getMessage());
+    }
+    Map<String, RegistryAuth> out = new java.util.TreeMap<>();
+    auths
+        .fields()
+        .forEachRemaining(
+            e -> {
+              String host = e.getKey().replaceFirst("^https?://", "").replaceFirst("/.*$", "");
+              String auth = e.getValue().path("auth").asText("");
+              if (auth.isEmpty() && e.getValue().has("username")) {
+                auth =
+                    java.util.Base64.getEncoder()
+                        .encodeToString(
+                            (e.getValue().path("username").asText()
+                                    + ":"
+                                    + e.getValue().path("password").asText())
+                                .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+              }
+              if (!auth.isEmpty()) {
+                out.put(host, new RegistryAuth(auth));
+              }
+            });
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException(
+          "the Docker config " + configJson + " has no login under \"auths\"");
+    }
+    return out;
   }
 
   /** The executables a real node needs, and where the CNI plugins are. */

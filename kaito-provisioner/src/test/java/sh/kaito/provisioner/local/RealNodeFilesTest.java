@@ -4,46 +4,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.TaintBuilder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class RealNodeFilesTest {
   private final RealNodeFiles.Layout layout = new RealNodeFiles.Layout(Path.of("/n/kaito-real-a"));
 
   @Test
-  void theNodesOwnRegistryLoginsAreCriAuthSections() {
+  void containerdHasItsOwnPathsOurPauseImageAndOnlyTheConfiguredRegistries() {
     String toml =
         RealNodeFiles.containerdConfig(
             layout,
-            "10.88.0.1:5000/kaito/kaito-pause:1",
+            "127.0.0.1:5000/kaito/kaito-pause:1",
             Path.of("/c"),
-            Map.of(
-                "10.88.0.1:5000",
-                new sh.kaito.presets.image.RegistryCredential("kaito", "p\"w\\d")));
-    assertThat(toml)
-        .contains("config_path = \"/n/kaito-real-a/certs.d\"")
-        .endsWith(
-            """
-                  [plugins."io.containerd.grpc.v1.cri".registry.configs."10.88.0.1:5000".auth]
-                    username = "kaito"
-                    password = "p\\"w\\\\d"
-            """);
-    // Without logins the file is exactly the plain one.
-    assertThat(
-            RealNodeFiles.containerdConfig(
-                layout, "10.88.0.1:5000/kaito/kaito-pause:1", Path.of("/c"), Map.of()))
-        .isEqualTo(
-            RealNodeFiles.containerdConfig(
-                layout, "10.88.0.1:5000/kaito/kaito-pause:1", Path.of("/c")));
-  }
-
-  @Test
-  void containerdHasItsOwnPathsOurPauseImageAndOnlyTheConfiguredRegistries() {
-    String toml =
-        RealNodeFiles.containerdConfig(layout, "127.0.0.1:5000/kaito/kaito-pause:1", Path.of("/c"));
+            Map.of("127.0.0.1:5001", new RealNodeSettings.RegistryAuth("dTpw")));
     assertThat(toml)
         .contains("root = \"/n/kaito-real-a/containerd\"")
         .contains("state = \"/n/kaito-real-a/state\"")
@@ -52,7 +31,10 @@ class RealNodeFilesTest {
         .contains("restrict_oom_score_adj = true")
         .contains("netns_mounts_under_state_dir = true")
         .contains("Root = \"/n/kaito-real-a/runc\"")
-        .contains("config_path = \"/n/kaito-real-a/certs.d\"");
+        .contains("config_path = \"/n/kaito-real-a/certs.d\"")
+        .contains(
+            "[plugins.\"io.containerd.grpc.v1.cri\".registry.configs.\"127.0.0.1:5001\".auth]\n"
+                + "      auth = \"dTpw\"\n");
     assertThat(RealNodeFiles.registryHost("127.0.0.1:5000", null))
         .isEqualTo(
             """
@@ -93,6 +75,27 @@ class RealNodeFilesTest {
   }
 
   @Test
+  void dockerConfigLoginsBecomeContainerdsAndAreNeverPrinted(@TempDir Path dir) throws Exception {
+    Path config = dir.resolve("config.json");
+    Files.writeString(
+        config,
+        """
+        {"auths": {"127.0.0.1:5000": {"auth": "a2FpdG86c2VjcmV0"},
+                   "https://reg.local:443/v2/": {"username": "u", "password": "p"},
+                   "empty:1": {}}}
+        """);
+    Map<String, RealNodeSettings.RegistryAuth> auths = RealNodeSettings.dockerConfigAuths(config);
+    assertThat(auths)
+        .containsOnlyKeys("127.0.0.1:5000", "reg.local:443")
+        .containsEntry("127.0.0.1:5000", new RealNodeSettings.RegistryAuth("a2FpdG86c2VjcmV0"))
+        .containsEntry("reg.local:443", new RealNodeSettings.RegistryAuth("dTpw"));
+    assertThat(auths.toString()).doesNotContain("a2FpdG86c2VjcmV0");
+    Files.writeString(config, "{\"auths\": {}}");
+    assertThatThrownBy(() -> RealNodeSettings.dockerConfigAuths(config))
+        .hasMessageContaining("has no login");
+  }
+
+  @Test
   void cniBridgeDoesNotMasqueradeAndSharesOneAddressStore() {
     String conf =
         RealNodeFiles.cniConflist(
@@ -125,8 +128,8 @@ class RealNodeFilesTest {
                     "pause",
                     List.of(),
                     Map.of(),
-                    b,
-                    Map.of()))
+                    Map.of(),
+                    b))
         .hasMessageContaining("bridge name");
     assertThatThrownBy(
             () ->
@@ -139,8 +142,8 @@ class RealNodeFilesTest {
                     "pause",
                     List.of("http://127.0.0.1:5000"),
                     Map.of(),
-                    b,
-                    Map.of()))
+                    Map.of(),
+                    b))
         .hasMessageContaining("a registry is host:port");
   }
 }
