@@ -21,8 +21,8 @@ import org.junit.jupiter.api.Test;
  * a new revision with the runtime's message and pushes nothing, and deleting the workspace removes
  * its NodeClaims, nodes and processes. The controller and the real provisioner run together.
  *
- * <p>Here: the script's own assertions passed (exit 0, its "ok" lines), the answers it printed,
- * and the machine afterwards is as before: no process, mount, network namespace, link, route or
+ * <p>Here: the script's own assertions passed (exit 0, its "ok" lines), the answers it printed, and
+ * the machine afterwards is as before: no process, mount, network namespace, link, route or
  * iptables chain left behind.
  */
 class QuickstartE2E {
@@ -82,7 +82,7 @@ class QuickstartE2E {
           listDir(Path.of("/run/netns")),
           names(run("ip", "-o", "link", "show")),
           new TreeSet<>(run("ip", "route", "show").lines().toList()),
-          chains());
+          iptablesChains());
     }
 
     /** Kubelets, containerds, shims, kube-proxies and registries: what the quickstart starts. */
@@ -133,7 +133,7 @@ class QuickstartE2E {
     private static final List<String> BUILT_IN =
         List.of("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING");
 
-    private static TreeSet<String> chains() throws Exception {
+    private static TreeSet<String> iptablesChains() throws Exception {
       TreeSet<String> out = new TreeSet<>();
       for (String family : List.of("iptables-save", "ip6tables-save")) {
         String table = "";
