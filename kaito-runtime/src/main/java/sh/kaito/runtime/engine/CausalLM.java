@@ -9,6 +9,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -412,15 +414,34 @@ public final class CausalLM implements AutoCloseable {
       // prefill runs ~20% faster than with all temporaries held until the end of the call.
       try (NDManager layerScope = scope.newSubManager()) {
         x.attach(layerScope);
-        NDArray h = rmsNorm(x, layer.inputNorm());
-        NDArray attended = attention(layerScope, layer, i, h, cosSin, mask, cache, adapters, rows);
-        x = lastRows(x, rows).add(attended);
-        h = rmsNorm(x, layer.postAttentionNorm());
-        x = x.add(mlp(layer, h, adapters));
+        x = decoderLayer(layerScope, i, x, cosSin, mask, cache, adapters, rows);
         x.attach(scope);
       }
     }
     cache.advance(tokens);
+    return outputLayer(scope, x, adapters, outputRows);
+  }
+
+  /** Decoder layer {@code index} on x [1, n, D]: the output of its last {@code rows} positions. */
+  private NDArray decoderLayer(
+      NDManager scope,
+      int index,
+      NDArray x,
+      NDArray[] cosSin,
+      NDArray mask,
+      KvCache cache,
+      Adapters adapters,
+      int rows) {
+    Layer layer = layers[index];
+    NDArray h = rmsNorm(x, layer.inputNorm());
+    NDArray attended = attention(scope, layer, index, h, cosSin, mask, cache, adapters, rows);
+    x = lastRows(x, rows).add(attended);
+    h = rmsNorm(x, layer.postAttentionNorm());
+    return x.add(mlp(layer, h, adapters));
+  }
+
+  /** Final norm and lm_head on x [1, n, D] (only {@code outputRows}, when set): fp32 logits. */
+  private NDArray outputLayer(NDManager scope, NDArray x, Adapters adapters, boolean[] outputRows) {
     NDArray normed = rmsNorm(x, finalNorm);
     if (outputRows != null) {
       normed = normed.squeeze(0).get(scope.create(outputRows)).expandDims(0); // [1, selected, D]
@@ -430,6 +451,89 @@ public final class CausalLM implements AutoCloseable {
       logits = logits.toType(DataType.FLOAT32, false);
     }
     return logits;
+  }
+
+  /**
+   * Forward and backward of one training sequence from position 0 with layer-by-layer recomputation
+   * (gradient checkpointing): the decoder layers run once without a graph, keeping only each
+   * layer's input; then the output layer and {@code loss} run with a graph and backward; then each
+   * layer again, last to first, with a graph, back-propagating the gradient of its output. Only one
+   * layer's graph is alive at a time, and with it only that layer's dequantized 4-bit weights
+   * (bitsandbytes likewise dequantizes again in backward). Gradients accumulate in the adapters'
+   * parameters as one backward of the whole graph leaves them. Call it with a gradient collector
+   * open.
+   *
+   * @param rows as {@link #logitsFromStart(NDManager, long[], Adapters, boolean[])}
+   * @param loss the scalar loss of the logits [rows set, vocab], built in the logits' manager
+   * @return the loss
+   */
+  public float backwardByLayer(
+      NDManager scope,
+      long[] tokens,
+      Adapters adapters,
+      boolean[] rows,
+      java.util.function.Function<NDArray, NDArray> loss) {
+    int n = tokens.length;
+    NDArray[] inputs = new NDArray[layers.length + 1]; // inputs[i]: layer i's; the last: the head's
+    NDArray[] cosSin;
+    Map<Integer, NDArray> masks = new HashMap<>();
+    boolean gradMode = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try (KvCache cache = new KvCache(manager, config.numLayers(), true)) {
+      NDArray ids = scope.create(tokens).expandDims(0).toDevice(manager.getDevice(), false);
+      ids.attach(scope);
+      inputs[0] = ids.getNDArrayInternal().embedding(ids, embedding, SparseFormat.DENSE).head();
+      cosSin = rotary(scope, 0, n);
+      for (int i = 0; i < layers.length; i++) {
+        NDArray mask =
+            masks.computeIfAbsent(layers[i].slidingWindow(), w -> attentionMask(scope, 0, n, w));
+        // Temporaries go to the layer's scope (they are made in their first operand's manager).
+        try (NDManager layerScope = scope.newSubManager()) {
+          inputs[i].attach(layerScope);
+          inputs[i + 1] = decoderLayer(layerScope, i, inputs[i], cosSin, mask, cache, adapters, n);
+          inputs[i].attach(scope);
+          inputs[i + 1].attach(scope);
+        }
+      }
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
+    NDArray gradient;
+    float value;
+    try (NDManager headScope = scope.newSubManager()) {
+      NDArray x = inputs[layers.length];
+      x.attach(headScope);
+      x.setRequiresGradient(true);
+      NDArray l = loss.apply(outputLayer(headScope, x, adapters, rows));
+      value = l.getFloat();
+      JniUtils.backward((PtNDArray) l, (PtNDArray) headScope.ones(l.getShape()), false, false);
+      gradient = x.getGradient();
+      gradient.attach(scope);
+    }
+    for (int i = layers.length - 1; i >= 0; i--) {
+      NDArray mask = masks.get(layers[i].slidingWindow());
+      try (NDManager layerScope = scope.newSubManager();
+          KvCache cache = new KvCache(manager, config.numLayers(), true)) {
+        NDArray x = inputs[i];
+        x.attach(layerScope);
+        // Layer 0's input needs no gradient, but with it every layer's output has a graph, also
+        // where no adapter targets the layer.
+        x.setRequiresGradient(true);
+        NDArray out = decoderLayer(layerScope, i, x, cosSin, mask, cache, adapters, n);
+        JniUtils.backward((PtNDArray) out, (PtNDArray) gradient, false, false);
+        gradient.close();
+        if (i > 0) {
+          gradient = x.getGradient();
+          gradient.attach(scope);
+        }
+      }
+    }
+    return value;
+  }
+
+  /** Whether the decoder layers' projections are held in 4 bits. */
+  public boolean fourBitBase() {
+    return layers.length > 0 && layers[0].qkv().fourBit();
   }
 
   /**
