@@ -24,6 +24,7 @@ import sh.kaito.runtime.model.ModelConfig;
 import sh.kaito.runtime.model.ModelFormatException;
 import sh.kaito.runtime.model.WeightStore;
 import sh.kaito.runtime.quant.FourBitFormat;
+import sh.kaito.runtime.quant.FourBitQuantizer;
 import sh.kaito.runtime.quant.FourBitWeights;
 
 /**
@@ -230,7 +231,10 @@ public final class CausalLM implements AutoCloseable {
         }
         in = shape[1];
         sizes[i] = shape[0];
-        parts.add(fourBit.quantize(weights.readFloats(modules[i] + ".weight")));
+        FourBitQuantizer.Streaming quantizer =
+            fourBit.streaming(Math.toIntExact(shape[0] * shape[1]));
+        weights.readFloats(modules[i] + ".weight", quantizer::accept);
+        parts.add(quantizer.finish());
         if (bias) {
           biases.add(tensor(modules[i] + ".bias"));
         }
