@@ -10,6 +10,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -25,6 +27,7 @@ import sh.kaito.runtime.model.ModelConfig;
 import sh.kaito.runtime.model.ModelFormatException;
 import sh.kaito.runtime.model.WeightStore;
 import sh.kaito.runtime.quant.FourBitFormat;
+import sh.kaito.runtime.quant.FourBitQuantizer;
 import sh.kaito.runtime.quant.FourBitWeights;
 
 /**
@@ -232,7 +235,10 @@ public final class CausalLM implements AutoCloseable {
         }
         in = shape[1];
         sizes[i] = shape[0];
-        parts.add(fourBit.quantize(weights.readFloats(modules[i] + ".weight")));
+        FourBitQuantizer.Streaming quantizer =
+            fourBit.streaming(Math.toIntExact(shape[0] * shape[1]));
+        weights.readFloats(modules[i] + ".weight", quantizer::accept);
+        parts.add(quantizer.finish());
         if (bias) {
           biases.add(tensor(modules[i] + ".bias"));
         }
@@ -481,32 +487,57 @@ public final class CausalLM implements AutoCloseable {
       // prefill runs ~20% faster than with all temporaries held until the end of the call.
       try (NDManager layerScope = scope.newSubManager()) {
         x.attach(layerScope);
-        NDArray h = rmsNorm(x, layer.inputNorm());
-        NDArray attended =
-            attention(
-                layerScope,
-                layer,
-                i,
-                h,
-                cosSin,
-                batch,
-                allRows,
-                last ? read : n,
-                last ? readRows : allRows);
-        x = (last ? readRows(x, n, read) : x).add(attended);
-        h = rmsNorm(x, layer.postAttentionNorm());
-        x = x.add(mlp(layer, h, last ? readRows : allRows));
+        x = decoderLayer(layerScope, i, x, cosSin, batch, allRows, readRows, n, read, last);
         x.attach(scope);
       }
     }
     for (int i = 0; i < b; i++) {
       chunks.get(i).cache().advance(tokens[i]);
     }
+    return outputLayer(scope, x, readRows, outputRows);
+  }
+
+  /**
+   * Decoder layer {@code index} on x [1, T, D] (the rows of every chunk): every row goes through
+   * attention (each chunk's keys and values into its cache); when {@code last}, only the rows read
+   * go on through o_proj and the MLP.
+   */
+  private NDArray decoderLayer(
+      NDManager layerScope,
+      int index,
+      NDArray x,
+      NDArray[] cosSin,
+      Batch batch,
+      Adapters allRows,
+      Adapters readRows,
+      int[] n,
+      int[] read,
+      boolean last) {
+    Layer layer = layers[index];
+    NDArray h = rmsNorm(x, layer.inputNorm());
+    NDArray attended =
+        attention(
+            layerScope,
+            layer,
+            index,
+            h,
+            cosSin,
+            batch,
+            allRows,
+            last ? read : n,
+            last ? readRows : allRows);
+    x = (last ? readRows(x, n, read) : x).add(attended);
+    h = rmsNorm(x, layer.postAttentionNorm());
+    return x.add(mlp(layer, h, last ? readRows : allRows));
+  }
+
+  /** Final norm and lm_head on x [1, rows, D] (only {@code outputRows}, when set): fp32 logits. */
+  private NDArray outputLayer(NDManager scope, NDArray x, Adapters adapters, boolean[] outputRows) {
     NDArray normed = rmsNorm(x, finalNorm);
     if (outputRows != null) {
       normed = normed.squeeze(0).get(scope.create(outputRows)).expandDims(0); // [1, selected, D]
     }
-    NDArray logits = lmHead.apply(normed, readRows).squeeze(0);
+    NDArray logits = lmHead.apply(normed, adapters).squeeze(0);
     if (logits.getDataType() != DataType.FLOAT32) {
       logits = logits.toType(DataType.FLOAT32, false);
     }
@@ -520,6 +551,113 @@ public final class CausalLM implements AutoCloseable {
       long[] past,
       int[] n,
       List<Map<Integer, NDArray>> masks) {}
+
+  /**
+   * Forward and backward of one training sequence from position 0 with layer-by-layer recomputation
+   * (gradient checkpointing): the decoder layers run once without a graph, keeping only each
+   * layer's input; then the output layer and {@code loss} run with a graph and backward; then each
+   * layer again, last to first, with a graph, back-propagating the gradient of its output. Only one
+   * layer's graph is alive at a time, and with it only that layer's dequantized 4-bit weights
+   * (bitsandbytes likewise dequantizes again in backward). Gradients accumulate in the adapters'
+   * parameters as one backward of the whole graph leaves them. Call it with a gradient collector
+   * open.
+   *
+   * @param rows as {@link #logitsFromStart(NDManager, long[], Adapters, boolean[])}
+   * @param loss the scalar loss of the logits [rows set, vocab], built in the logits' manager
+   * @return the loss
+   */
+  public float backwardByLayer(
+      NDManager scope,
+      long[] tokens,
+      Adapters adapters,
+      boolean[] rows,
+      java.util.function.Function<NDArray, NDArray> loss) {
+    int[] n = {tokens.length};
+    long[] past = {0};
+    NDArray[] inputs = new NDArray[layers.length + 1]; // inputs[i]: layer i's; the last: the head's
+    NDArray[] cosSin = rotary(scope, past, n, n[0]);
+    boolean gradMode = JniUtils.isGradMode();
+    JniUtils.setGradMode(false);
+    try (KvCache cache = trainingCache(n[0])) {
+      Batch batch = singleSequence(scope, tokens, cache, adapters);
+      NDArray ids = scope.create(tokens).expandDims(0).toDevice(manager.getDevice(), false);
+      ids.attach(scope);
+      inputs[0] = ids.getNDArrayInternal().embedding(ids, embedding, SparseFormat.DENSE).head();
+      for (int i = 0; i < layers.length; i++) {
+        // Temporaries go to the layer's scope (they are made in their first operand's manager).
+        try (NDManager layerScope = scope.newSubManager()) {
+          inputs[i].attach(layerScope);
+          inputs[i + 1] =
+              decoderLayer(
+                  layerScope, i, inputs[i], cosSin, batch, adapters, adapters, n, n, false);
+          inputs[i].attach(scope);
+          inputs[i + 1].attach(scope);
+        }
+      }
+    } finally {
+      JniUtils.setGradMode(gradMode);
+    }
+    NDArray gradient;
+    float value;
+    try (NDManager headScope = scope.newSubManager()) {
+      NDArray x = inputs[layers.length];
+      x.attach(headScope);
+      x.setRequiresGradient(true);
+      NDArray l = loss.apply(outputLayer(headScope, x, adapters, rows));
+      value = l.getFloat();
+      JniUtils.backward((PtNDArray) l, (PtNDArray) headScope.ones(l.getShape()), false, false);
+      gradient = x.getGradient();
+      gradient.attach(scope);
+    }
+    for (int i = layers.length - 1; i >= 0; i--) {
+      try (NDManager layerScope = scope.newSubManager();
+          KvCache cache = trainingCache(n[0])) {
+        Batch batch = singleSequence(layerScope, tokens, cache, adapters);
+        NDArray x = inputs[i];
+        x.attach(layerScope);
+        // Layer 0's input needs no gradient, but with it every layer's output has a graph, also
+        // where no adapter targets the layer.
+        x.setRequiresGradient(true);
+        NDArray out =
+            decoderLayer(layerScope, i, x, cosSin, batch, adapters, adapters, n, n, false);
+        JniUtils.backward((PtNDArray) out, (PtNDArray) gradient, false, false);
+        gradient.close();
+        if (i > 0) {
+          gradient = x.getGradient();
+          gradient.attach(scope);
+        }
+      }
+    }
+    return value;
+  }
+
+  /** Whether the decoder layers' projections are held in 4 bits. */
+  public boolean fourBitBase() {
+    return layers.length > 0 && layers[0].qkv().fourBit();
+  }
+
+  /** An empty cache that keeps the graph (training), with room for {@code positions}. */
+  private KvCache trainingCache(int positions) {
+    KvCache cache =
+        new KvCache(manager, config.numLayers(), kvShape(), dataType, KvBudget.unlimited(), true);
+    if (!cache.reserve(positions)) {
+      cache.close();
+      throw new IllegalStateException("no room for " + positions + " positions");
+    }
+    return cache;
+  }
+
+  /** One sequence from position 0 over {@code cache}, as {@link #forward} lays a batch out. */
+  private static Batch singleSequence(
+      NDManager scope, long[] tokens, KvCache cache, Adapters adapters) {
+    List<Map<Integer, NDArray>> masks = new ArrayList<>(List.of(new HashMap<>()));
+    return new Batch(
+        scope,
+        List.of(new Chunk(tokens, cache, adapters, false)),
+        new long[] {0},
+        new int[] {tokens.length},
+        masks);
+  }
 
   /**
    * The adapters for rows taken {@code rows[i]} from chunk i: the chunks' own when they all share

@@ -97,6 +97,11 @@ final class Linear {
         modules, sizes, new FourBit(List.copyOf(parts), in, dataType, device), bias, blocks);
   }
 
+  /** Whether the base weight is held in 4 bits. */
+  boolean fourBit() {
+    return weight instanceof FourBit;
+  }
+
   /** The bytes the base weight holds (4-bit codes and scales, or the dense tensor's bytes). */
   long weightBytes() {
     return weight.residentBytes();

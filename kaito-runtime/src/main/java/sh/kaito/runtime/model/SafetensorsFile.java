@@ -259,12 +259,21 @@ public final class SafetensorsFile {
   /** Bytes read per call by {@link #readFloats}: the heap never holds a tensor's raw bytes. */
   private static final int READ_CHUNK = 1 << 20;
 
+  /** Receives a tensor's values in order, a chunk at a time. */
+  public interface FloatChunks {
+    /** The next {@code count} values are {@code chunk[0 .. count)}; the array is reused. */
+    void accept(float[] chunk, int count);
+  }
+
   /**
-   * Reads a floating-point tensor (F32, BF16 or F16) into a Java array of float32, with ordinary
-   * reads in chunks instead of a memory map, so the file's pages are never part of this process's
-   * resident memory: the way to stream weights that are converted on load (4-bit quantization).
+   * Reads a floating-point tensor (F32, BF16 or F16) as float32 values, in chunks of at most
+   * {@value #READ_CHUNK} bytes with ordinary reads instead of a memory map: the file's pages are
+   * never part of this process's resident memory, and the heap holds one chunk. The way to stream
+   * weights that are converted on load (4-bit quantization).
+   *
+   * @return the number of values
    */
-  public float[] readFloats(String name) throws IOException {
+  public int readFloats(String name, FloatChunks into) throws IOException {
     TensorInfo info = tensors.get(name);
     if (info == null) {
       throw new ModelFormatException(path + ": no tensor named '" + name + "'");
@@ -281,19 +290,21 @@ public final class SafetensorsFile {
       throw new ModelFormatException(
           path + ": tensor '" + name + "' has more than 2^31 elements, not supported");
     }
-    float[] out = new float[(int) info.elements()];
+    int numel = (int) info.elements();
     ByteBuffer chunk = ByteBuffer.allocate(READ_CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+    float[] values = new float[READ_CHUNK / width];
     try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
       long position = dataStart + info.begin();
-      int i = 0;
-      while (i < out.length) {
+      int done = 0;
+      while (done < numel) {
         chunk.clear();
-        chunk.limit(Math.min(READ_CHUNK, (out.length - i) * width));
+        chunk.limit(Math.min(READ_CHUNK, (numel - done) * width));
         readFully(ch, chunk, position);
         position += chunk.limit();
         chunk.flip();
-        while (chunk.remaining() >= width) {
-          out[i++] =
+        int count = chunk.remaining() / width;
+        for (int i = 0; i < count; i++) {
+          values[i] =
               switch (width) {
                 case 4 -> chunk.getFloat();
                 default ->
@@ -302,9 +313,11 @@ public final class SafetensorsFile {
                         : halfToFloat(chunk.getShort());
               };
         }
+        into.accept(values, count);
+        done += count;
       }
     }
-    return out;
+    return numel;
   }
 
   /** IEEE binary16 to float32 (exact). */

@@ -93,11 +93,11 @@ public final class WeightStore {
   }
 
   /**
-   * Reads a float tensor that must exist without mapping it; see {@link
+   * Streams a float tensor that must exist, without mapping it; see {@link
    * SafetensorsFile#readFloats}.
    */
-  public float[] readFloats(String name) throws IOException {
-    return file(name).readFloats(name);
+  public int readFloats(String name, SafetensorsFile.FloatChunks into) throws IOException {
+    return file(name).readFloats(name, into);
   }
 
   /** The shape of a tensor that must exist. */

@@ -19,8 +19,9 @@ public record FourBitFormat(FourBitType type, int blocksize, boolean doubleQuant
     }
   }
 
-  public FourBitWeights quantize(float[] values) {
-    return FourBitQuantizer.quantize(values, blocksize, type, doubleQuant);
+  /** A quantizer fed a tensor of {@code numel} values chunk by chunk. */
+  public FourBitQuantizer.Streaming streaming(int numel) {
+    return new FourBitQuantizer.Streaming(numel, blocksize, type, doubleQuant);
   }
 
   /** For logs: {@code nf4/64+dq}. */

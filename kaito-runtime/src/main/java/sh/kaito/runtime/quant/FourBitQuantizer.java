@@ -23,39 +23,93 @@ public final class FourBitQuantizer {
    */
   public static FourBitWeights quantize(
       float[] values, int blocksize, FourBitType type, boolean doubleQuant) {
-    if (!BLOCKSIZES.contains(blocksize)) {
-      throw new IllegalArgumentException(
-          "4-bit blocksize must be one of " + BLOCKSIZES + ", got " + blocksize);
-    }
-    int n = values.length;
-    int blocks = (n + blocksize - 1) / blocksize;
-    int full = n - n % blocksize;
-    float[] absmax = new float[blocks];
-    byte[] packed = new byte[(n + 1) / 2];
-    for (int b = 0; b < blocks; b++) {
-      int from = b * blocksize;
-      int to = Math.min(from + blocksize, n);
-      float max = 0f;
-      for (int i = from; i < to; i++) {
-        max = Math.max(max, Math.abs(values[i]));
+    Streaming q = new Streaming(values.length, blocksize, type, doubleQuant);
+    q.accept(values, values.length);
+    return q.finish();
+  }
+
+  /**
+   * Quantizes a tensor whose values arrive in chunks of any size, in order (a file read piece by
+   * piece): only one block of float32 values is held at a time. The result is the same as {@link
+   * #quantize} of all the values at once.
+   */
+  public static final class Streaming {
+    private final int numel;
+    private final int blocksize;
+    private final FourBitType type;
+    private final boolean doubleQuant;
+    private final float[] absmax;
+    private final byte[] packed;
+    private final float[] block;
+    private int filled; // values in block
+    private int blocksDone;
+
+    public Streaming(int numel, int blocksize, FourBitType type, boolean doubleQuant) {
+      if (!BLOCKSIZES.contains(blocksize)) {
+        throw new IllegalArgumentException(
+            "4-bit blocksize must be one of " + BLOCKSIZES + ", got " + blocksize);
       }
-      absmax[b] = max;
+      this.numel = numel;
+      this.blocksize = blocksize;
+      this.type = type;
+      this.doubleQuant = doubleQuant;
+      this.absmax = new float[(numel + blocksize - 1) / blocksize];
+      this.packed = new byte[(numel + 1) / 2];
+      this.block = new float[blocksize];
+    }
+
+    /** The next {@code count} values of the tensor, from {@code values[0]}. */
+    public void accept(float[] values, int count) {
+      for (int i = 0; i < count; i++) {
+        block[filled++] = values[i];
+        if (filled == blocksize) {
+          flushBlock();
+        }
+      }
+    }
+
+    private void flushBlock() {
+      int from = blocksDone * blocksize;
+      if (from + filled > numel) {
+        throw new IllegalStateException("more than " + numel + " values");
+      }
+      float max = 0f;
+      for (int i = 0; i < filled; i++) {
+        max = Math.max(max, Math.abs(block[i]));
+      }
+      absmax[blocksDone] = max;
       float safe = Math.max(max, 1e-38f);
       float inv = 1f / safe;
-      for (int i = from; i < to; i++) {
+      boolean whole = filled == blocksize;
+      for (int i = 0; i < filled; i++) {
         // Full blocks multiply by the reciprocal; the short tail divides (as the reference does).
-        float scaled = from < full ? values[i] * inv : values[i] / safe;
+        float scaled = whole ? block[i] * inv : block[i] / safe;
         int code = type.quantize(Math.max(-1f, Math.min(1f, scaled)));
-        packed[i >> 1] |= (byte) ((i & 1) == 0 ? code << 4 : code);
+        int at = from + i;
+        packed[at >> 1] |= (byte) ((at & 1) == 0 ? code << 4 : code);
       }
+      blocksDone++;
+      filled = 0;
     }
-    if (n % 2 == 1) {
-      // The reference pads an odd count with one 0.0, quantized like any value.
-      packed[n >> 1] |= (byte) type.quantize(0f);
+
+    /** The quantized tensor, once all {@code numel} values have been accepted. */
+    public FourBitWeights finish() {
+      if (filled > 0) {
+        flushBlock();
+      }
+      if (blocksDone != absmax.length) {
+        throw new IllegalStateException("got " + (blocksDone * blocksize) + " values of " + numel);
+      }
+      if (numel % 2 == 1) {
+        // The reference pads an odd count with one 0.0, quantized like any value.
+        packed[numel >> 1] |= (byte) type.quantize(0f);
+      }
+      FourBitWeights.Absmax stats =
+          doubleQuant
+              ? doubleQuantize(absmax, mean(absmax))
+              : new FourBitWeights.PlainAbsmax(absmax);
+      return new FourBitWeights(packed, numel, blocksize, type, stats);
     }
-    FourBitWeights.Absmax stats =
-        doubleQuant ? doubleQuantize(absmax, mean(absmax)) : new FourBitWeights.PlainAbsmax(absmax);
-    return new FourBitWeights(packed, n, blocksize, type, stats);
   }
 
   /**

@@ -1,5 +1,6 @@
 package sh.kaito.runtime.quant;
 
+import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 
 /**
@@ -8,11 +9,54 @@ import java.nio.FloatBuffer;
  * quantization (QLoRA's {@code bnb_4bit_use_double_quant}) those absmax values themselves held as
  * dynamic 8-bit codes in blocks of 256 around their mean.
  *
- * @param packed {@code ceil(numel / 2)} bytes
- * @param numel how many values the tensor has
+ * <p>The packed codes are held outside the Java heap (a direct buffer): they are most of a 4-bit
+ * model, and on the heap the collector sizes its generations around them.
  */
-public record FourBitWeights(
-    byte[] packed, int numel, int blocksize, FourBitType type, Absmax absmax) {
+public final class FourBitWeights {
+
+  private final ByteBuffer packed;
+  private final int numel;
+  private final int blocksize;
+  private final FourBitType type;
+  private final Absmax absmax;
+
+  /**
+   * @param packed {@code ceil(numel / 2)} bytes (copied)
+   * @param numel how many values the tensor has
+   */
+  public FourBitWeights(byte[] packed, int numel, int blocksize, FourBitType type, Absmax absmax) {
+    if (packed.length != (numel + 1) / 2) {
+      throw new IllegalArgumentException(packed.length + " packed bytes for " + numel + " values");
+    }
+    this.packed = ByteBuffer.allocateDirect(packed.length).put(packed).flip();
+    this.numel = numel;
+    this.blocksize = blocksize;
+    this.type = type;
+    this.absmax = absmax;
+  }
+
+  /** The packed codes, {@code ceil(numel / 2)} bytes (a copy). */
+  public byte[] packed() {
+    byte[] out = new byte[packed.capacity()];
+    packed.get(0, out);
+    return out;
+  }
+
+  public int numel() {
+    return numel;
+  }
+
+  public int blocksize() {
+    return blocksize;
+  }
+
+  public FourBitType type() {
+    return type;
+  }
+
+  public Absmax absmax() {
+    return absmax;
+  }
 
   /** Double quantization's second level: absmax values are blocks of 256 around this offset. */
   public static final int ABSMAX_BLOCKSIZE = 256;
@@ -50,7 +94,7 @@ public record FourBitWeights(
 
   /** The 4-bit code of value {@code i}. */
   public int code(int i) {
-    int b = packed[i >> 1] & 0xFF;
+    int b = packed.get(i >> 1) & 0xFF;
     return (i & 1) == 0 ? b >>> 4 : b & 0x0F;
   }
 
@@ -73,7 +117,7 @@ public record FourBitWeights(
     float[] scales = absmax.values();
     int pairs = numel / 2;
     for (int j = 0; j < pairs; j++) {
-      int b = packed[j] & 0xFF;
+      int b = packed.get(j) & 0xFF;
       float scale = scales[(2 * j) / blocksize];
       out.put(at + 2 * j, type.value(b >>> 4) * scale);
       out.put(at + 2 * j + 1, type.value(b & 0x0F) * scale);
@@ -92,6 +136,6 @@ public record FourBitWeights(
         absmax instanceof DoubleQuantizedAbsmax d
             ? d.codes().length + 4L * d.scales().length + 4
             : 4L * absmax.values().length;
-    return packed.length + scales;
+    return packed.capacity() + scales;
   }
 }

@@ -306,12 +306,7 @@ public final class LoraTrainer {
             }
             sequence++;
             try (NDManager scope = stepScope.newSubManager()) {
-              NDArray sequenceLoss = sequenceLoss(scope, e, adapters, divisor);
-              if (sequenceLoss == null) {
-                continue;
-              }
-              collector.backward(sequenceLoss);
-              loss += sequenceLoss.getFloat();
+              loss += forwardBackward(scope, e, adapters, divisor, collector);
             }
           }
         }
@@ -322,12 +317,18 @@ public final class LoraTrainer {
   }
 
   /**
-   * sum over t of -log p(labels[t+1] | ids[..t]) for labels other than -100, divided by {@code
-   * divisor}; null when the sequence has no such label. The output layer runs on those positions
-   * only.
+   * Forward and backward of one sequence; returns its loss: the sum over t of -log p(labels[t+1] |
+   * ids[..t]) for labels other than -100, divided by {@code divisor} (0 when it has no such label).
+   * The output layer runs on those positions only. With a 4-bit base (QLoRA) the model recomputes
+   * layer by layer ({@link CausalLM#backwardByLayer}), so only one layer's dequantized weights are
+   * held for backward at a time.
    */
-  private NDArray sequenceLoss(
-      NDManager scope, TokenizedExample e, Adapters adapters, NDArray divisor) {
+  private double forwardBackward(
+      NDManager scope,
+      TokenizedExample e,
+      Adapters adapters,
+      NDArray divisor,
+      GradientCollector collector) {
     int[] ids = e.inputIds();
     int[] labels = e.labels();
     int n = ids.length;
@@ -342,16 +343,27 @@ public final class LoraTrainer {
       }
     }
     if (k == 0) {
-      return null;
+      return 0;
     }
     long[] tokens = new long[n];
     for (int i = 0; i < n; i++) {
       tokens[i] = ids[i];
     }
-    NDArray logits = model.logitsFromStart(scope, tokens, adapters, rows); // [k, vocab] fp32
-    NDArray logProbs = logits.logSoftmax(1);
-    NDArray picked =
-        logProbs.gather(scope.create(java.util.Arrays.copyOf(targets, k), new Shape(k, 1)), 1);
-    return picked.sum().neg().div(divisor);
+    long[] picked = java.util.Arrays.copyOf(targets, k);
+    // logits [k, vocab] fp32; the targets live in the logits' scope, which backward outlives
+    java.util.function.Function<NDArray, NDArray> loss =
+        logits ->
+            logits
+                .logSoftmax(1)
+                .gather(logits.getManager().create(picked, new Shape(picked.length, 1)), 1)
+                .sum()
+                .neg()
+                .div(divisor);
+    if (model.fourBitBase()) {
+      return model.backwardByLayer(scope, tokens, adapters, rows, loss);
+    }
+    NDArray sequenceLoss = loss.apply(model.logitsFromStart(scope, tokens, adapters, rows));
+    collector.backward(sequenceLoss);
+    return sequenceLoss.getFloat();
   }
 }
