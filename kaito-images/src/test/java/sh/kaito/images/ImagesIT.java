@@ -38,7 +38,8 @@ class ImagesIT {
             .buildAll(ImageBuilder.Target.tars(tmp.resolve("tars")), BuiltImages.TAG);
 
     assertThat(second.keySet())
-        .containsExactly(Kind.BASE, Kind.CONTROLLER, Kind.PROVISIONER, Kind.RUNTIME, Kind.PAUSE);
+        .containsExactly(
+            Kind.BASE, Kind.CONTROLLER, Kind.PROVISIONER, Kind.RUNTIME, Kind.CURL, Kind.PAUSE);
     for (Kind kind : second.keySet()) {
       assertThat(second.get(kind).digest())
           .as(kind + " manifest digest")

@@ -317,9 +317,8 @@ class RealNodeIT {
         .build();
   }
 
-  /** A pod running {@link HttpGetMain} from this module's test classes against the Service. */
+  /** The seed's curl pod (our kaito-curl image), asking the Service's ClusterIP for /health. */
   private static Pod clientPod(BuiltImages images, String clusterIp) {
-    Path classes = Path.of("target", "test-classes").toAbsolutePath();
     return new PodBuilder()
         .withNewMetadata()
         .withName("client")
@@ -332,21 +331,18 @@ class RealNodeIT {
         .endToleration()
         .addNewContainer()
         .withName("client")
-        .withImage(images.reference(Kind.RUNTIME))
-        .withCommand(
-            "java", "-cp", "/probe", HttpGetMain.class.getName(), "http://" + clusterIp + "/health")
-        .addNewVolumeMount()
-        .withName("probe")
-        .withMountPath("/probe")
-        .withReadOnly(true)
-        .endVolumeMount()
+        .withImage(images.reference(Kind.CURL))
+        .withArgs(
+            "curl",
+            "-sS",
+            "--max-time",
+            "30",
+            "-o",
+            "/dev/null",
+            "-w",
+            "status=%{http_code}\n",
+            "http://" + clusterIp + "/health")
         .endContainer()
-        .addNewVolume()
-        .withName("probe")
-        .withNewHostPath()
-        .withPath(classes.toString())
-        .endHostPath()
-        .endVolume()
         .endSpec()
         .build();
   }
