@@ -174,7 +174,28 @@ class RealNodeIT {
       assertThat(pod.getStatus().getPodIP()).startsWith(subnet.substring(0, subnet.length() - 4));
       String clusterIp =
           client.services().inNamespace(ns).withName("runtime").get().getSpec().getClusterIP();
-      HttpResponse<String> chat = BuiltImages.chat(http, "http://" + clusterIp);
+      // kube-proxy writes the Service's rules within a sync after the endpoint turns ready: until
+      // then the ClusterIP leads to the bridge and nothing answers, so the first calls may time
+      // out.
+      java.util.concurrent.atomic.AtomicReference<HttpResponse<String>> answer =
+          new java.util.concurrent.atomic.AtomicReference<>();
+      await(
+          "an answer on the ClusterIP " + clusterIp,
+          () -> {
+            try {
+              answer.set(BuiltImages.chat(http, "http://" + clusterIp));
+              return true;
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+              return false;
+            } catch (Exception e) {
+              return false; // connect timeout or refused: the rules are not there yet
+            }
+          },
+          provisioner,
+          log,
+          log);
+      HttpResponse<String> chat = answer.get();
       assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
       assertThat(chat.body()).contains("\"Result\"");
       // Another pod on the bridge calls the Service: kube-proxy's rewrite inside the host, the
