@@ -261,6 +261,12 @@ echo "\$ kubectl get svc $ws"
 kubectl get svc "$ws"
 CLUSTERIP="$(kubectl get svc "$ws" -o jsonpath="{.spec.clusterIPs[0]}")"
 export CLUSTERIP
+# kube-proxy writes a Service's rules within a sync of its endpoint turning ready: wait for them, so
+# the seed's curl does not race it.
+for _ in $(seq 1 120); do
+  iptables-save -t nat 2>/dev/null | grep -q -- "-d $CLUSTERIP/32" && break
+  sleep 0.5
+done
 curl_image="$registry/kaito/kaito-curl:$tag"
 # The curl pod runs on the workspace's node: it needs the registry's secret and the GPU taints'
 # tolerations (kubectl run's --overrides), nothing else.
