@@ -80,6 +80,8 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   hack/cluster/down >/dev/null 2>&1 || true
   if [ "$bridge_made" = 1 ]; then hack/cluster/bridge down "$bridge" >/dev/null 2>&1 || true; fi
+  # The registry's blobs (about 1.5 GB: images, weights, adapter) go; the logs stay for a look.
+  rm -rf "$run/registry/storage"
   if [ "$status" -ne 0 ]; then
     echo "quickstart failed; process logs in $run, control-plane logs in $KAITO_CP_DIR/logs" >&2
   fi
