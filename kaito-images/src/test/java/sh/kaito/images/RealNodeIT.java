@@ -200,18 +200,25 @@ class RealNodeIT {
       assertThat(chat.body()).contains("\"Result\"");
       // Another pod on the bridge calls the Service: kube-proxy's rewrite inside the host, the
       // answer back through it (the seed's `kubectl run curl ... http://$CLUSTERIP/chat`).
-      client.pods().inNamespace(ns).resource(clientPod(images, clusterIp)).create();
-      await(
-          "client pod done",
-          () -> {
-            Pod c = client.pods().inNamespace(ns).withName("client").get();
-            return c != null
-                && c.getStatus() != null
-                && List.of("Succeeded", "Failed").contains(c.getStatus().getPhase());
-          },
-          provisioner,
-          log,
-          stateDir.resolve(nodeName).resolve("kubelet.log"));
+      client.pods().inNamespace(ns).resource(clientPod(images, clusterIp, nodeName)).create();
+      java.util.concurrent.atomic.AtomicReference<io.fabric8.kubernetes.api.model.PodStatus>
+          lastClient = new java.util.concurrent.atomic.AtomicReference<>();
+      try {
+        await(
+            "client pod done",
+            () -> {
+              Pod c = client.pods().inNamespace(ns).withName("client").get();
+              lastClient.set(c == null ? null : c.getStatus());
+              return c != null
+                  && c.getStatus() != null
+                  && List.of("Succeeded", "Failed").contains(c.getStatus().getPhase());
+            },
+            provisioner,
+            log,
+            stateDir.resolve(nodeName).resolve("kubelet.log"));
+      } catch (AssertionError e) {
+        throw new AssertionError("client pod status, last seen: " + lastClient.get(), e);
+      }
       String clientLog = client.pods().inNamespace(ns).withName("client").getLog();
       assertThat(client.pods().inNamespace(ns).withName("client").get().getStatus().getPhase())
           .as(clientLog)
@@ -338,13 +345,17 @@ class RealNodeIT {
         .build();
   }
 
-  /** The seed's curl pod (our kaito-curl image), asking the Service's ClusterIP for /health. */
-  private static Pod clientPod(BuiltImages images, String clusterIp) {
+  /**
+   * The seed's curl pod (our kaito-curl image) on {@code node}, beside the runtime pod as in the
+   * quickstart, asking the Service's ClusterIP for /health.
+   */
+  private static Pod clientPod(BuiltImages images, String clusterIp, String node) {
     return new PodBuilder()
         .withNewMetadata()
         .withName("client")
         .endMetadata()
         .withNewSpec()
+        .withNodeName(node)
         .withRestartPolicy("Never")
         .addNewToleration()
         .withKey("sku")
